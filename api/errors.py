@@ -1,0 +1,60 @@
+"""Domain errors of the API and the one place that turns exceptions into HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from litestar.types import ExceptionHandlersMap
+
+logger = logging.getLogger(__name__)
+
+
+class NoChampionError(Exception):
+    """No model can be served: nothing is registered under the alias, or loading it failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidReviewError(Exception):
+    """A review passed schema validation but cannot be scored (e.g. whitespace only)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _detail(status_code: int, detail: str) -> Response[dict[str, Any]]:
+    return Response({"status_code": status_code, "detail": detail}, status_code=status_code)
+
+
+def _no_champion(_: Request[Any, Any, Any], exc: NoChampionError) -> Response[dict[str, Any]]:
+    return _detail(HTTP_503_SERVICE_UNAVAILABLE, exc.reason)
+
+
+def _invalid_review(_: Request[Any, Any, Any], exc: InvalidReviewError) -> Response[dict[str, Any]]:
+    return _detail(HTTP_422_UNPROCESSABLE_ENTITY, exc.message)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Registered under 500, so Litestar uses it for every exception that is neither an
+    # HTTPException nor mapped above; the client learns nothing about the internals.
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _detail(HTTP_500_INTERNAL_SERVER_ERROR, "internal error while scoring; see server log")
+
+
+# Litestar's own HTTPExceptions (400 validation, 404, 405, 413, ...) keep its default
+# answer, which has the same `status_code` and `detail` keys plus `extra` for validation.
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    NoChampionError: _no_champion,
+    InvalidReviewError: _invalid_review,
+    HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
+}

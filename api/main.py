@@ -1,0 +1,24 @@
+"""Production entry point: the MLflow champion behind the API.
+
+Run with::
+
+    uvicorn --factory api.main:build_app --port 8000
+
+Settings come from the environment through `Settings.from_env()` (MLFLOW_TRACKING_URI,
+SPOILER_MODEL_NAME, ...), read when uvicorn calls the factory, never at import time.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from api.app import create_app
+from api.provider import MlflowChampionProvider
+from spoiler_assets.settings import Settings
+
+
+def build_app() -> Litestar:
+    """The API serving `<model_name>@champion` from the configured MLflow registry."""
+    settings = Settings.from_env()
+    provider = MlflowChampionProvider(settings.mlflow_tracking_uri, settings.model_name)
+    return create_app(provider)

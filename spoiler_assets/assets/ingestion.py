@@ -1,0 +1,86 @@
+"""Ingestion: the Kaggle-format source files as raw, partitioned assets."""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from spoiler_assets.resources.locations import QuarantineResource, ReviewSourceResource
+
+INGESTION = "ingestion"
+
+
+def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.AssetsDefinition:
+    """`raw_reviews` over the review months that the settings define."""
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name=INGESTION,
+        kinds={"pandas"},
+    )
+    def raw_reviews(
+        context: dg.AssetExecutionContext,
+        review_source: ReviewSourceResource,
+        quarantine: QuarantineResource,
+    ) -> dg.Output[Any]:
+        """Reviews as read from `IMDB_reviews.json`, one partition per review month.
+
+        A backfill of many months runs as one run that reads the source file once. Lines
+        that do not parse or break the schema are quarantined with their reason.
+        """
+        months = context.partition_keys
+        result = review_source.read_reviews(
+            months=months,
+            valid_months=partitions_def.get_partition_keys(),
+            progress=lambda n: context.log.info(f"read {n:,} review lines"),
+        )
+        metadata: dict[str, Any] = {
+            "corpus": review_source.corpus_label(),
+            "source": review_source.base_uri,
+            "rows": sum(len(f) for f in result.by_month.values()),
+            "partitions": len(months),
+            "lines_read": result.n_lines,
+            "rows_in_other_months": result.n_other_months,
+            "quarantined_lines": len(result.bad_lines),
+        }
+        if result.bad_lines:
+            name = f"raw_reviews/{context.run.run_id}"
+            metadata["quarantine"] = dg.MetadataValue.path(quarantine.write(name, result.bad_lines))
+            context.log.warning(f"{len(result.bad_lines)} review lines quarantined")
+        if len(months) == 1:
+            frame = result.by_month[months[0]]
+            metadata["preview"] = dg.MetadataValue.md(_preview(frame))
+            return dg.Output(frame, metadata=metadata)
+        return dg.Output(result.by_month, metadata=metadata)
+
+    return raw_reviews
+
+
+@dg.asset(group_name=INGESTION, kinds={"pandas"})
+def movie_details(
+    context: dg.AssetExecutionContext,
+    review_source: ReviewSourceResource,
+    quarantine: QuarantineResource,
+) -> dg.Output[pd.DataFrame]:
+    """Movie metadata from `IMDB_movie_details.json`: canonical ids (no trailing "/"),
+    durations in minutes, numeric ratings, genre lists, release dates."""
+    frame, bad_lines = review_source.read_movie_details()
+    metadata: dict[str, Any] = {
+        "corpus": review_source.corpus_label(),
+        "movies": len(frame),
+        "quarantined_lines": len(bad_lines),
+        "preview": dg.MetadataValue.md(_preview(frame.drop(columns=["plot_synopsis"]))),
+    }
+    if bad_lines:
+        uri = quarantine.write(f"movie_details/{context.run.run_id}", bad_lines)
+        metadata["quarantine"] = dg.MetadataValue.path(uri)
+    return dg.Output(frame, metadata=metadata)
+
+
+def _preview(frame: pd.DataFrame, rows: int = 5) -> str:
+    shown = frame.head(rows).copy()
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            shown[column] = shown[column].astype(str).str.slice(0, 60)
+    return shown.to_markdown(index=False)

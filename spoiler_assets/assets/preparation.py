@@ -1,0 +1,71 @@
+"""Preparation: cleaned reviews and the train / validation / test split."""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from spoiler_assets.data.cleaning import clean_reviews
+from spoiler_assets.data.splitting import SplitConfig, split_by_time
+from spoiler_assets.resources.locations import ReviewSourceResource
+
+PREPARATION = "preparation"
+
+
+def _partition_frames(value: Any) -> list[pd.DataFrame]:
+    # An unpartitioned asset reading a partitioned one receives {partition: frame}, or
+    # the bare frame when the partitions definition holds a single partition.
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+@dg.asset(group_name=PREPARATION, kinds={"pandas"})
+def cleaned_reviews(
+    raw_reviews: Any, movie_details: pd.DataFrame, review_source: ReviewSourceResource
+) -> dg.Output[pd.DataFrame]:
+    """All review months cleaned: normalised text, parsed dates, numeric ratings, movie
+    metadata joined (reviews without a details row are kept), exact duplicates resolved
+    (earliest copy kept, majority label, a tie counts as spoiler)."""
+    raw = pd.concat(_partition_frames(raw_reviews), ignore_index=True)
+    cleaned, report = clean_reviews(raw, movie_details)
+    return dg.Output(
+        cleaned,
+        metadata={
+            "corpus": review_source.corpus_label(),
+            "rows": report.n_output,
+            "duplicate_rows_removed": report.n_duplicate_rows_removed,
+            "conflicting_duplicate_groups": report.n_conflicting_duplicate_groups,
+            "reviews_without_movie_details": report.n_without_movie_details,
+            "spoiler_share": float(cleaned["is_spoiler"].mean()) if len(cleaned) else 0.0,
+            "first_review": str(cleaned["review_date"].min()),
+            "last_review": str(cleaned["review_date"].max()),
+        },
+    )
+
+
+class ReviewSplitConfig(dg.Config):
+    valid_share: float = Field(default=0.1, description="Share of reviews (by time) for validation")
+    test_share: float = Field(default=0.1, description="Share of the newest reviews held out for test")
+
+
+@dg.asset(group_name=PREPARATION, kinds={"pandas"})
+def review_split(
+    config: ReviewSplitConfig, cleaned_reviews: pd.DataFrame, review_source: ReviewSourceResource
+) -> dg.Output[pd.DataFrame]:
+    """Cleaned reviews with a `split` column (train / valid / test), cut by time between
+    calendar days: the newest reviews are the test set, and no text is in two splits."""
+    split = split_by_time(cleaned_reviews, SplitConfig(config.valid_share, config.test_share))
+    summary = split.groupby("split", observed=True).agg(
+        rows=("review_id", "size"),
+        spoiler_share=("is_spoiler", "mean"),
+        first=("review_date", "min"),
+        last=("review_date", "max"),
+    )
+    return dg.Output(
+        split,
+        metadata={
+            "corpus": review_source.corpus_label(),
+            "summary": dg.MetadataValue.md(summary.to_markdown()),
+            **{f"{name}_rows": int(summary.loc[name, "rows"]) for name in summary.index},
+        },
+    )

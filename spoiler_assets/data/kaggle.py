@@ -1,0 +1,252 @@
+"""Streaming reader for the Kaggle IMDB Spoiler Dataset files (JSON lines).
+
+The reviews file is about 0.9 GB: it is read line by line and only the rows of the
+requested months are kept, as columns, never as one big list of dicts. Lines that do
+not parse or break the schema become `BadLine`s (quarantine) with their reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+from spoiler_assets.data.formats import (
+    month_key,
+    normalize_movie_id,
+    parse_duration_minutes,
+    parse_release_date,
+    parse_review_date,
+    parse_review_rating,
+)
+
+REVIEWS_FILE = "IMDB_reviews.json"
+DETAILS_FILE = "IMDB_movie_details.json"
+# Written next to the two files by the synthetic generator; its presence labels the
+# corpus synthetic everywhere it is shown.
+SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
+
+RAW_REVIEW_COLUMNS = (
+    "review_date", "movie_id", "user_id", "is_spoiler", "review_text", "rating",
+    "review_summary", "source_line",
+)
+MOVIE_COLUMNS = (
+    "movie_id", "plot_summary", "duration_minutes", "genres", "movie_rating",
+    "release_date", "plot_synopsis",
+)
+_MAX_QUARANTINED_TEXT = 2_000
+_PROGRESS_EVERY = 100_000
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A source line kept aside with the reason it was refused."""
+
+    file: str
+    line_no: int
+    reason: str
+    text: str
+
+
+class TooManyBadLinesError(ValueError):
+    """More lines failed to parse than the configured share allows."""
+
+
+@dataclass
+class ReviewReadResult:
+    """Rows of the requested months, by partition key, plus what was refused."""
+
+    by_month: dict[str, pd.DataFrame]
+    bad_lines: list[BadLine]
+    n_lines: int
+    n_other_months: int = 0
+
+
+@dataclass
+class _Columns:
+    values: dict[str, list[Any]] = field(
+        default_factory=lambda: {c: [] for c in RAW_REVIEW_COLUMNS}
+    )
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        for column, values in self.values.items():
+            values.append(row[column])
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.values, columns=list(RAW_REVIEW_COLUMNS))
+        frame["review_date"] = pd.to_datetime(frame["review_date"])
+        return frame.astype({"is_spoiler": bool, "source_line": "int64"})
+
+
+def join_uri(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}"
+
+
+def source_is_synthetic(source_uri: str, storage_options: Mapping[str, Any] | None = None) -> bool:
+    """True when the source folder carries the synthetic generator's marker."""
+    fs, path = fsspec.core.url_to_fs(join_uri(source_uri, SYNTHETIC_MARKER), **(storage_options or {}))
+    return bool(fs.exists(path))
+
+
+def _lines(uri: str, storage_options: Mapping[str, Any] | None) -> Iterator[tuple[int, str]]:
+    with fsspec.open(uri, "rb", **(storage_options or {})) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+        line_no = 0
+        while True:
+            line_no += 1
+            try:
+                line = text.readline()
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{uri} line {line_no}: not UTF-8 ({err.reason})") from err
+            if not line:
+                return
+            if line.strip():
+                yield line_no, line
+
+
+def parse_review_line(line: str) -> dict[str, Any]:
+    """One reviews-file line as a typed row; raises ValueError with the reason."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"invalid JSON: {err.msg}") from None
+    if not isinstance(obj, dict):
+        raise ValueError("line is not a JSON object")
+    missing = [k for k in ("review_date", "movie_id", "user_id", "is_spoiler", "review_text") if k not in obj]
+    if missing:
+        raise ValueError(f"missing field(s): {', '.join(missing)}")
+    for key in ("review_date", "movie_id", "user_id", "review_text"):
+        if not isinstance(obj[key], str):
+            raise ValueError(f"{key} must be a string, got {type(obj[key]).__name__}")
+    if not isinstance(obj["is_spoiler"], bool):
+        raise ValueError(f"is_spoiler must be true/false, got {obj['is_spoiler']!r}")
+    if not obj["review_text"].strip():
+        raise ValueError("review_text is empty")
+    if not obj["user_id"].strip():
+        raise ValueError("user_id is empty")
+    summary = obj.get("review_summary")
+    if summary is not None and not isinstance(summary, str):
+        raise ValueError("review_summary must be a string")
+    return {
+        "review_date": parse_review_date(obj["review_date"]),
+        "movie_id": normalize_movie_id(obj["movie_id"]),
+        "user_id": obj["user_id"].strip(),
+        "is_spoiler": obj["is_spoiler"],
+        "review_text": obj["review_text"],
+        "rating": parse_review_rating(obj.get("rating")),
+        "review_summary": summary or "",
+    }
+
+
+def check_bad_share(file: str, bad: list[BadLine], n_lines: int, max_share: float) -> None:
+    """Fail loudly, naming the file and a line, when too many lines were refused."""
+    if n_lines and bad and len(bad) / n_lines > max_share:
+        first = bad[0]
+        raise TooManyBadLinesError(
+            f"{file}: {len(bad)} of {n_lines} lines refused ({len(bad) / n_lines:.1%}, limit"
+            f" {max_share:.1%}); first at line {first.line_no}: {first.reason}"
+        )
+
+
+def read_reviews(
+    source_uri: str,
+    *,
+    months: Collection[str] | None,
+    valid_months: Collection[str],
+    max_bad_share: float,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReviewReadResult:
+    """Read the reviews file once, keeping the rows of `months` (all when None).
+
+    Args:
+        source_uri: folder (local path or s3:// URI) holding `IMDB_reviews.json`.
+        months: partition keys ("2017-02-01") to keep; rows of other valid months are
+            counted in `n_other_months`.
+        valid_months: every partition key that exists; a review dated outside them is
+            quarantined, since no partition could ever hold it.
+        max_bad_share: refuse the file when more than this share of lines is bad.
+        progress: called with the number of lines read so far, every 100,000 lines.
+    """
+    uri = join_uri(source_uri, REVIEWS_FILE)
+    wanted = set(valid_months) if months is None else set(months)
+    valid = set(valid_months)
+    columns: dict[str, _Columns] = {m: _Columns() for m in sorted(wanted)}
+    bad: list[BadLine] = []
+    n_lines = n_other = 0
+    for line_no, line in _lines(uri, storage_options):
+        n_lines += 1
+        if progress is not None and n_lines % _PROGRESS_EVERY == 0:
+            progress(n_lines)
+        try:
+            row = parse_review_line(line)
+            key = month_key(row["review_date"])
+            if key not in valid:
+                raise ValueError(f"review month {key[:7]} is outside the partitions")
+        except ValueError as err:
+            bad.append(BadLine(REVIEWS_FILE, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
+            continue
+        if key not in wanted:
+            n_other += 1
+            continue
+        row["source_line"] = line_no
+        columns[key].append(row)
+    check_bad_share(uri, bad, n_lines, max_bad_share)
+    by_month = {m: cols.frame() for m, cols in columns.items()}
+    return ReviewReadResult(by_month=by_month, bad_lines=bad, n_lines=n_lines, n_other_months=n_other)
+
+
+def parse_movie_line(line: str) -> dict[str, Any]:
+    """One details-file line as a typed row; raises ValueError with the reason."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"invalid JSON: {err.msg}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("movie_id"), str):
+        raise ValueError("line is not a JSON object with a string movie_id")
+    genres = obj.get("genre") or []
+    if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
+        raise ValueError("genre must be a list of strings")
+    rating = obj.get("rating")
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, (int, float, str))):
+        raise ValueError(f"rating {rating!r} is not a number")
+    release = parse_release_date(obj.get("release_date"))
+    return {
+        "movie_id": normalize_movie_id(obj["movie_id"]),
+        "plot_summary": str(obj.get("plot_summary") or ""),
+        "duration_minutes": parse_duration_minutes(obj.get("duration")),
+        "genres": [g.strip() for g in genres if g.strip()],
+        "movie_rating": float(rating) if rating not in (None, "") else None,
+        "release_date": pd.Timestamp(release) if release else pd.NaT,
+        "plot_synopsis": str(obj.get("plot_synopsis") or ""),
+    }
+
+
+def read_movie_details(
+    source_uri: str,
+    *,
+    max_bad_share: float,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[pd.DataFrame, list[BadLine]]:
+    """Read the movie details file; a repeated movie id keeps its first row."""
+    uri = join_uri(source_uri, DETAILS_FILE)
+    rows: dict[str, dict[str, Any]] = {}
+    bad: list[BadLine] = []
+    n_lines = 0
+    for line_no, line in _lines(uri, storage_options):
+        n_lines += 1
+        try:
+            row = parse_movie_line(line)
+        except ValueError as err:
+            bad.append(BadLine(DETAILS_FILE, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
+            continue
+        rows.setdefault(row["movie_id"], row)
+    check_bad_share(uri, bad, n_lines, max_bad_share)
+    frame = pd.DataFrame(list(rows.values()), columns=list(MOVIE_COLUMNS))
+    frame["release_date"] = pd.to_datetime(frame["release_date"])
+    return frame.astype({"duration_minutes": "float64", "movie_rating": "float64"}), bad

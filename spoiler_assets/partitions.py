@@ -1,0 +1,16 @@
+"""The review-month partitions, bounded by the settings (first month of the data on)."""
+
+import dagster as dg
+import pandas as pd
+
+from spoiler_assets.settings import Settings
+
+
+def review_months(settings: Settings) -> dg.MonthlyPartitionsDefinition:
+    """Monthly partitions from the data's first month to its last (open-ended if unset)."""
+    end = None
+    if settings.last_month:
+        end = (pd.Timestamp(f"{settings.last_month}-01") + pd.offsets.MonthBegin(1)).strftime("%Y-%m-%d")
+    return dg.MonthlyPartitionsDefinition(
+        start_date=f"{settings.first_month}-01", end_date=end, end_offset=0 if end else 1
+    )

@@ -1,0 +1,35 @@
+"""Resources for the environment the settings describe: embedded default or production."""
+
+from typing import Any
+
+from dagster_aws.s3 import S3Resource
+
+from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
+from spoiler_assets.resources.locations import QuarantineResource, ReviewSourceResource
+from spoiler_assets.resources.tracking import MlflowTrackingResource
+from spoiler_assets.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Local disk and an SQLite MLflow store by default; S3 and a tracking server when set."""
+    if settings.uses_s3:
+        s3 = S3Resource(endpoint_url=settings.s3_endpoint_url)
+        io_manager: Any = S3StorageIOManager(s3=s3, s3_bucket=settings.s3_bucket or "", s3_prefix=settings.s3_prefix)
+        quarantine_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/quarantine"
+    else:
+        io_manager = LocalStorageIOManager(base_dir=str(settings.storage_dir))
+        quarantine_uri = str(settings.data_dir / "quarantine")
+    return {
+        "io_manager": io_manager,
+        "review_source": ReviewSourceResource(
+            base_uri=settings.source_uri,
+            endpoint_url=settings.s3_endpoint_url,
+            max_bad_line_share=settings.max_bad_line_share,
+        ),
+        "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=settings.s3_endpoint_url),
+        "mlflow_tracking": MlflowTrackingResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            model_name=settings.model_name,
+            artifact_location=str(settings.mlflow_artifact_dir) if settings.uses_local_mlflow else None,
+        ),
+    }

@@ -1,0 +1,81 @@
+"""Where the source files are read from and where refused lines are kept.
+
+Both take a local folder or an `s3://bucket/prefix` URI; `endpoint_url` points them at
+any S3-compatible endpoint (MinIO, moto) instead of AWS.
+"""
+
+import json
+from collections.abc import Callable, Collection
+from typing import Any
+
+import dagster as dg
+import fsspec
+import pandas as pd
+from pydantic import Field
+
+from spoiler_assets.data.kaggle import (
+    BadLine,
+    ReviewReadResult,
+    join_uri,
+    read_movie_details,
+    read_reviews,
+    source_is_synthetic,
+)
+
+SYNTHETIC_LABEL = "SYNTHETIC corpus (generated; not IMDB data)"
+REAL_LABEL = "IMDB Spoiler Dataset (Kaggle files)"
+
+
+class _FsspecLocation(dg.ConfigurableResource):
+    base_uri: str = Field(description="Local folder or s3://bucket/prefix")
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint, if not AWS")
+
+    def storage_options(self) -> dict[str, Any]:
+        if self.base_uri.startswith("s3://") and self.endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.endpoint_url}}
+        return {}
+
+
+class ReviewSourceResource(_FsspecLocation):
+    """The Kaggle-format files: `IMDB_reviews.json` and `IMDB_movie_details.json`."""
+
+    max_bad_line_share: float = 0.01
+
+    def read_reviews(
+        self,
+        months: Collection[str] | None,
+        valid_months: Collection[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> ReviewReadResult:
+        return read_reviews(
+            self.base_uri,
+            months=months,
+            valid_months=valid_months,
+            max_bad_share=self.max_bad_line_share,
+            storage_options=self.storage_options(),
+            progress=progress,
+        )
+
+    def read_movie_details(self) -> tuple[pd.DataFrame, list[BadLine]]:
+        return read_movie_details(
+            self.base_uri,
+            max_bad_share=self.max_bad_line_share,
+            storage_options=self.storage_options(),
+        )
+
+    def corpus_label(self) -> str:
+        """How every asset and run shows where its data came from."""
+        synthetic = source_is_synthetic(self.base_uri, self.storage_options())
+        return SYNTHETIC_LABEL if synthetic else REAL_LABEL
+
+
+class QuarantineResource(_FsspecLocation):
+    """Keeps refused source lines, with their reasons, as JSON lines."""
+
+    def write(self, name: str, bad_lines: list[BadLine]) -> str:
+        uri = join_uri(self.base_uri, f"{name}.jsonl")
+        with fsspec.open(uri, "w", auto_mkdir=True, **self.storage_options()) as out:
+            for bad in bad_lines:
+                record = {"file": bad.file, "line_no": bad.line_no, "reason": bad.reason, "text": bad.text}
+                out.write(json.dumps(record) + "\n")
+        return uri

@@ -1,0 +1,98 @@
+"""MLflow tracking and model registry: a local SQLite store or a tracking server."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from pydantic import Field
+
+from spoiler_assets.models.base import SpoilerClassifier
+from spoiler_assets.models.pyfunc import SpoilerPyfunc
+
+# What a served model needs besides this package; declared so MLflow does not spend
+# time inferring requirements by importing the model.
+_MODEL_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
+CHAMPION_ALIAS = "champion"
+
+
+class MlflowTrackingResource(dg.ConfigurableResource):
+    """Runs, metrics, models and the `champion` alias, in one MLflow store."""
+
+    tracking_uri: str = Field(description="sqlite:///... (embedded) or http://server:5000")
+    experiment_name: str = "spoiler-shield"
+    model_name: str = Field(default="spoiler-shield", description="Registered model name")
+    artifact_location: str | None = Field(
+        default=None, description="Artifact root for a new experiment (embedded store only)"
+    )
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+    def experiment_id(self) -> str:
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        if self.artifact_location:
+            Path(self.artifact_location).mkdir(parents=True, exist_ok=True)
+        location = Path(self.artifact_location).as_uri() if self.artifact_location else None
+        return str(client.create_experiment(self.experiment_name, artifact_location=location))
+
+    @contextmanager
+    def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+        """An active MLflow run in this resource's store and experiment."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=run_name, tags=tags
+        ) as run:
+            yield run
+
+    def log_classifier(self, classifier: SpoilerClassifier) -> str:
+        """Log `classifier` as a pyfunc model in the active run; returns its model URI."""
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=SpoilerPyfunc(classifier),
+            pip_requirements=_MODEL_REQUIREMENTS,
+        )
+        return str(info.model_uri)
+
+    def run_url(self, run_id: str) -> str:
+        """A link to the run in the MLflow UI (servers) or its id (embedded store)."""
+        if self.tracking_uri.startswith("http"):
+            run = self.client().get_run(run_id)
+            return f"{self.tracking_uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        return f"{self.tracking_uri} run {run_id}"
+
+    # Registry ---------------------------------------------------------------------
+
+    def champion_version(self) -> ModelVersion | None:
+        """The version behind the `champion` alias, or None before the first promotion."""
+        try:
+            return self.client().get_model_version_by_alias(self.model_name, CHAMPION_ALIAS)
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def load_version(self, version: ModelVersion) -> SpoilerClassifier:
+        """The classifier stored in a registered model version."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        model = mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version.version}")
+        classifier: SpoilerClassifier = model.unwrap_python_model().classifier
+        return classifier
+
+    def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+        """A new version of the registered model from a logged model."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return mlflow.register_model(model_uri, self.model_name, tags=tags)
+
+    def set_champion(self, version: ModelVersion) -> None:
+        self.client().set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version.version)
+
+    def tag_version(self, version: ModelVersion, key: str, value: str) -> None:
+        self.client().set_model_version_tag(self.model_name, version.version, key, value)

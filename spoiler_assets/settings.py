@@ -1,0 +1,107 @@
+"""The one place that reads the environment and picks embedded default or production.
+
+Everything else receives a `Settings` (or resources built from it). Nothing here runs
+at import time: call `Settings.from_env()` when definitions are loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Months covered by the synthetic corpus and by the real Kaggle dataset (its first
+# review is from 1998; its last from 2018).
+SYNTHETIC_FIRST_MONTH = "2014-01"
+SYNTHETIC_LAST_MONTH = "2017-12"
+KAGGLE_FIRST_MONTH = "1998-01"
+
+DEFAULT_MODEL_NAME = "spoiler-shield"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data, models and runs live, and which services are used."""
+
+    data_dir: Path
+    source_uri: str
+    first_month: str
+    last_month: str | None
+    s3_bucket: str | None
+    s3_prefix: str
+    s3_endpoint_url: str | None
+    mlflow_tracking_uri: str
+    model_name: str
+    max_bad_line_share: float
+
+    @property
+    def uses_s3(self) -> bool:
+        """Production asset storage: S3 (any S3-compatible endpoint) instead of local disk."""
+        return self.s3_bucket is not None
+
+    @property
+    def uses_default_source(self) -> bool:
+        """True when the source is the generated synthetic corpus of the embedded default."""
+        return self.source_uri == str(self.default_source_dir)
+
+    @property
+    def default_source_dir(self) -> Path:
+        return self.data_dir / "synthetic_corpus"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def mlflow_artifact_dir(self) -> Path:
+        return self.data_dir / "mlartifacts"
+
+    @property
+    def uses_local_mlflow(self) -> bool:
+        return self.mlflow_tracking_uri.startswith("sqlite:")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from `environ` (default: the process environment).
+
+        Variables (all optional):
+            SPOILER_DATA_DIR: local data directory (default `./.spoiler_data`).
+            SPOILER_SOURCE: folder or `s3://bucket/prefix` holding `IMDB_reviews.json` and
+                `IMDB_movie_details.json` (default: the synthetic corpus in the data dir).
+            SPOILER_FIRST_MONTH / SPOILER_LAST_MONTH: `YYYY-MM` bounds of the monthly
+                review partitions (defaults follow the source).
+            SPOILER_S3_BUCKET, SPOILER_S3_PREFIX, AWS_ENDPOINT_URL: asset storage on S3.
+            MLFLOW_TRACKING_URI: an MLflow server (default: SQLite file in the data dir).
+            SPOILER_MODEL_NAME: registered model name (default `spoiler-shield`).
+            SPOILER_MAX_BAD_LINE_SHARE: share of unparseable lines tolerated (default 0.01).
+        """
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("SPOILER_DATA_DIR", ".spoiler_data")).resolve()
+        default_source = str(data_dir / "synthetic_corpus")
+        source = env.get("SPOILER_SOURCE") or default_source
+        is_default = source == default_source
+        first = env.get("SPOILER_FIRST_MONTH") or (
+            SYNTHETIC_FIRST_MONTH if is_default else KAGGLE_FIRST_MONTH
+        )
+        last = env.get("SPOILER_LAST_MONTH") or (SYNTHETIC_LAST_MONTH if is_default else None)
+        return cls(
+            data_dir=data_dir,
+            source_uri=source,
+            first_month=_check_month(first, "SPOILER_FIRST_MONTH"),
+            last_month=_check_month(last, "SPOILER_LAST_MONTH") if last else None,
+            s3_bucket=env.get("SPOILER_S3_BUCKET") or None,
+            s3_prefix=env.get("SPOILER_S3_PREFIX", "spoiler-shield"),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI")
+            or f"sqlite:///{data_dir / 'mlflow.db'}",
+            model_name=env.get("SPOILER_MODEL_NAME", DEFAULT_MODEL_NAME),
+            max_bad_line_share=float(env.get("SPOILER_MAX_BAD_LINE_SHARE", "0.01")),
+        )
+
+
+def _check_month(value: str, name: str) -> str:
+    parts = value.split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[1]) <= 12:
+        raise ValueError(f"{name} must look like YYYY-MM, got {value!r}")
+    return value
