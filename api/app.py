@@ -6,8 +6,9 @@ import logging
 import time
 
 from litestar import Litestar, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,14 +34,14 @@ _BAD_REVIEW = {422: ResponseSpec(ErrorBody, description="A review text is only w
 
 # Scoring and registry loads block, so these handlers run in a worker thread.
 @post("/predict", status_code=HTTP_200_OK, sync_to_thread=True, responses=_NO_MODEL | _BAD_REVIEW)
-def predict(data: PredictRequest, champion: ChampionSlot) -> PredictResponse:
+def predict(data: JSONBody[PredictRequest], champion: NamedDependency[ChampionSlot]) -> PredictResponse:
     """Score one review."""
     check_reviews([data])
     return score(champion.get(), [data])[0]
 
 
 @post("/predict/batch", status_code=HTTP_200_OK, sync_to_thread=True, responses=_NO_MODEL | _BAD_REVIEW)
-def predict_batch(data: BatchPredictRequest, champion: ChampionSlot) -> BatchPredictResponse:
+def predict_batch(data: JSONBody[BatchPredictRequest], champion: NamedDependency[ChampionSlot]) -> BatchPredictResponse:
     """Score several reviews in one model call; predictions keep the request's order."""
     check_reviews(data.reviews)
     return BatchPredictResponse(predictions=score(champion.get(), data.reviews))
@@ -53,19 +54,19 @@ def health() -> Health:
 
 
 @get("/ready", sync_to_thread=True, responses=_NO_MODEL)
-def ready(champion: ChampionSlot) -> ModelInfo:
+def ready(champion: NamedDependency[ChampionSlot]) -> ModelInfo:
     """Readiness: 200 with the served model, 503 with the reason while there is none."""
     return model_info(champion.get())
 
 
 @get("/model", sync_to_thread=True, responses=_NO_MODEL)
-def model(champion: ChampionSlot) -> ModelInfo:
+def model(champion: NamedDependency[ChampionSlot]) -> ModelInfo:
     """The model being served."""
     return model_info(champion.get())
 
 
 @post("/model/reload", status_code=HTTP_200_OK, sync_to_thread=True, responses=_NO_MODEL)
-def reload_model(champion: ChampionSlot) -> ModelInfo:
+def reload_model(champion: NamedDependency[ChampionSlot]) -> ModelInfo:
     """Load the registry's current champion, e.g. after a promotion; 503 keeps the old one."""
     return model_info(champion.reload())
 

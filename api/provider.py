@@ -55,15 +55,16 @@ class MlflowChampionProvider:
         self.alias = alias
 
     def load(self) -> ServedModel:
-        version = self._resolve()
-        # Load the resolved version, not the alias, so a promotion that happens meanwhile
-        # cannot pair one version's metadata with another version's weights. Tracking
-        # and registry URIs are passed explicitly: no process-wide `set_tracking_uri`.
-        uri = f"models:/{self.model_name}/{version.version}"
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        version = self._resolve(client)
+        # Download the resolved version's own artifacts rather than `models:/name@alias`:
+        # a promotion meanwhile cannot pair one version's metadata with another's
+        # weights, and MLflow resolves `models:/` URIs through the process-wide tracking
+        # URI, which the API never sets.
+        source = client.get_model_version_download_uri(self.model_name, version.version)
         with tempfile.TemporaryDirectory(prefix="spoiler-champion-") as tmp:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp,
-                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri,
+                artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri
             )
             python_model = mlflow.pyfunc.load_model(local).unwrap_python_model()
         if not isinstance(python_model, SpoilerPyfunc):
@@ -79,8 +80,7 @@ class MlflowChampionProvider:
             loaded_at=datetime.now(UTC),
         )
 
-    def _resolve(self) -> ModelVersion:
-        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+    def _resolve(self, client: MlflowClient) -> ModelVersion:
         try:
             return client.get_model_version_by_alias(self.model_name, self.alias)
         except MlflowException as exc:

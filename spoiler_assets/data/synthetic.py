@@ -1,0 +1,610 @@
+"""Deterministic synthetic corpus in the exact schema of the Kaggle "IMDB Spoiler Dataset".
+
+Every movie gets characters, a premise and two to four twist events. Spoiler reviews
+reveal some of those events in varied wording; the others talk about the same movie
+(characters, acting, craft, teasers) without revealing them, so the two classes share
+most of their vocabulary. The real dataset's quirks are reproduced on purpose so the
+pipeline meets them: details ids ending in "/", reviewed movies without a details row,
+and repeated review texts of which some disagree on the label.
+
+Run it as `python -m spoiler_assets.data.synthetic --out DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REVIEWS_FILE = "IMDB_reviews.json"
+DETAILS_FILE = "IMDB_movie_details.json"
+SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
+
+# Shares of the real-data quirks (see shared/data/README.md for the real figures).
+_SLASH_ID_SHARE = 0.03
+_NO_DETAILS_SHARE = 0.015
+_DUPLICATE_SHARE = 0.001
+_CONFLICT_SHARE = 0.21  # 118 of 564 repeated texts disagree on the label
+_EMPTY_SYNOPSIS_SHARE = 0.08
+_CHUNK = 10_000
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+_FIRST = ("Mara Elias Nora Victor Ada Tobias Lena Marcus Iris Felix Clara Jonah Vera Silas "
+          "Hazel Owen Ruth Caleb Ivy Declan Greta Rafael June Anton Maeve Hugo Esther Milo "
+          "Delia Conrad Talia Wesley Opal Desmond Rosa Lucian Nadia Harlan Celia Gideon "
+          "Lydia Bram Petra Emmett Sabine Quentin Willa Dorian Frieda Jasper Yara Otto "
+          "Beatrix Roman Elsa Ezra Mina Cyrus Leona Ambrose").split()
+_LAST = ("Voss Hale Marlowe Quinn Adler Crane Whitlock Brandt Okafor Sato Reyes Lindqvist "
+         "Moreau Kessler Dunmore Ashby Castellano Novak Petrov Hargrove Ellery Fontaine Varga "
+         "Holloway Mercer Calloway Stroud Beaumont Navarro Winslow Draper Kowalski Yilmaz "
+         "Ferreira Lang Pryce Thorne Abernathy Greer").split()
+_ACTOR_FIRST = ("Tom Kate Jack Emma Sam Anna Ben Julia Matt Laura Chris Sarah Paul Helen "
+                "Mark Amy Luke Grace Dan Rachel Idris Meryl Omar Tilda").split()
+_TITLE_ADJ = ("Silent Last Broken Crimson Hollow Distant Burning Frozen Hidden Endless "
+              "Forgotten Iron Velvet Paper Midnight Golden Quiet Wild").split()
+_TITLE_NOUN = ("Harbor Crown Signal Orchard Frontier Promise Mirror Tide Garden Station "
+               "Witness Covenant Horizon Lantern Kingdom Echo Bridge River Winter Engine").split()
+_GENRES = ("Action Adventure Animation Biography Comedy Crime Drama Family Fantasy History "
+           "Horror Music Mystery Romance Sci-Fi Sport Thriller War Western").split()
+_ROLES = ("a detective", "a retired boxer", "a young nurse", "a con artist", "a widowed farmer",
+          "a rookie cop", "an astronaut", "a journalist", "a schoolteacher", "a smuggler",
+          "a violinist", "a soldier", "a lawyer", "a hacker", "a priest", "a thief",
+          "a scientist", "a runaway teenager", "a bounty hunter", "a ship captain")
+_GOALS = ("must find a missing child", "is hunting a serial killer", "tries to clear a family name",
+          "plans one last heist", "is investigating a string of murders",
+          "searches for a father who vanished years ago", "wants to escape a dead-end life",
+          "tries to keep the family farm afloat", "trains for a championship fight",
+          "uncovers a conspiracy", "returns home after twenty years away",
+          "protects a witness from a dangerous gang", "tries to survive a brutal winter",
+          "falls in love with a stranger", "looks into a death in the family")
+_PLACES = (("a small coastal town", "town"), ("a remote space station", "station"),
+           ("a crumbling manor", "manor"), ("the back streets of Chicago", "city"),
+           ("a desert outpost", "outpost"), ("an old boarding school", "school"),
+           ("a fishing village", "village"), ("a mountain monastery", "monastery"),
+           ("a nuclear submarine", "submarine"), ("an isolated farm", "farm"),
+           ("a casino in Macau", "casino"), ("a hospital ward", "hospital"),
+           ("a royal court", "palace"), ("a research base in Antarctica", "base"))
+
+# Twist events: (synopsis sentence, explicit review clauses, subtle noun phrases).
+_EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("{A} is killed in the {p}.",
+     ("{a} dies", "{a} gets killed", "{a} is killed off", "{a} does not survive", "{a} ends up dead",
+      "{b} kills {a}", "{a} is murdered by {b}", "{a} dies in {b}'s arms", "they kill off {a}",
+      "{a} is shot and dies in the {p}", "{a} never makes it out alive"),
+     ("{a}'s funeral", "the scene of {b} at {a}'s grave", "the last we see of {a}", "{b} mourning {a}")),
+    ("{A} is revealed to be the killer.",
+     ("{a} is revealed to be the killer", "{a} was the killer all along", "the killer turns out to be {a}",
+      "{a} is the murderer", "{a} committed the murders", "{a} did it", "{a} is behind the killings",
+      "it was {a} who killed them all", "the murders were committed by {a}"),
+     ("the real villain being {a}", "what {a} was hiding all along", "the truth about {a}")),
+    ("{A} betrays {B}.",
+     ("{a} betrays {b}", "{a} turns on {b}", "{a} double-crosses {b}", "{b} is betrayed by {a}",
+      "{a} sells {b} out", "{a} was working against {b} the whole time", "{a} hands {b} over to the enemy"),
+     ("{a} stabbing {b} in the back", "where {a}'s loyalty really lies", "{a} switching sides")),
+    ("In the end it was all a dream of {A}.",
+     ("it was all a dream", "the whole story was a dream", "{a} wakes up and none of it happened",
+      "everything happened in {a}'s head", "{a} imagined the whole thing", "none of it was real"),
+     ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} opening their eyes")),
+    ("{B} turns out to be {A}'s father.",
+     ("{b} turns out to be {a}'s father", "{b} is {a}'s father", "{a} finds out that {b} is {a}'s real father",
+      "{b} is actually {a}'s dad", "{a}'s father is {b}", "{b} fathered {a}"),
+     ("the family secret {b} keeps from {a}", "who {a}'s parents really are", "{b} and {a} being family")),
+    ("{A} was dead the whole time.",
+     ("{a} was dead the whole time", "{a} has been a ghost all along", "{a} died before the story even began",
+      "{a} is a ghost", "{a} was never alive during the film"),
+     ("why nobody but {b} ever speaks to {a}", "the truth about what happened to {a} years ago")),
+    ("{A} faked their own death and returns.",
+     ("{a} faked their own death", "{a} is alive after all", "{a} survived and was hiding",
+      "{a} comes back from the dead", "{a} was never really dead"),
+     ("{a} showing up alive", "the return of {a}", "the empty coffin")),
+    ("{A} and {B} are the same person.",
+     ("{a} and {b} are the same person", "{a} is really {b}", "{b} was {a} in disguise",
+      "{a} has been posing as {b}", "{b} never existed and was just {a}"),
+     ("the two faces of {a}", "the mask {a} wears")),
+    ("{A} sacrifices their life to save {B}.",
+     ("{a} sacrifices their life to save {b}", "{a} dies saving {b}", "{a} takes the bullet for {b}",
+      "{a} gives up everything so that {b} can live"),
+     ("what {a} gives up for {b}", "{a}'s final choice")),
+    ("{A} escapes from the {p} while {B} is arrested.",
+     ("{a} escapes from the {p}", "{a} gets away with it", "{b} ends up in prison",
+      "{b} is arrested at the end", "{a} walks free"),
+     ("{a} walking free at the end", "{b}'s fate in the last act")),
+    ("{A} and {B} end up together.",
+     ("{a} and {b} end up together", "{a} marries {b}", "{a} and {b} get married in the end",
+      "{b} chooses {a} in the end"),
+     ("the wedding at the end", "{a} and {b} in the final scene")),
+)
+_SPOIL_FRAMES = ("{E}.", "In the end, {e}.", "The twist is that {e}.", "I did not see it coming when {e}.",
+                 "When {e}, I was stunned.", "Turns out {e}.", "It is revealed that {e}.", "Spoiler: {e}.",
+                 "Halfway through, {e}, and the {film} never recovers.", "I hated that {e}.",
+                 "The reveal that {e} felt cheap.", "I loved that {e}.", "Yes, {e}.",
+                 "Knowing that {e} makes a second viewing worth it.", "The scene where {e} is the best part.",
+                 "By the final act {e}.", "{E}, which honestly makes sense in hindsight.",
+                 "Once {e}, everything falls into place.", "The finale, where {e}, is {op}.")
+_SUBTLE_FRAMES = ("{N} stayed with me for days.", "I keep thinking about {n}.", "Nothing prepared me for {n}.",
+                  "{N} is the emotional peak of the {film}.", "Pay attention to {n}.",
+                  "The {film} really earns {n}.")
+# Non-revealing sentences that use twist-like words; both classes use them.
+_TEASERS = ("I won't say whether {a} survives.", "There is a twist, and I will not spoil it here.",
+            "The identity of the killer is kept secret until the last minutes.",
+            "Does {a} make it out of the {p}? Watch it and find out.", "The ending split my friends down the middle.",
+            "Everyone talks about the big reveal, and it deserves the hype.",
+            "{a} has a secret, but the {film} takes its time with it.",
+            "The {film} keeps asking whether {a} can trust {b}.", "Keep an eye on {b}.",
+            "I guessed where it was going early, which took away some of the fun.",
+            "Without spoiling anything, the last twenty minutes are intense.",
+            "The death scenes are brutal but never gratuitous.",
+            "Someone close to {a} is not what they seem, and that is all I will say.")
+_WARNINGS = ("SPOILERS AHEAD.", "Warning: spoilers below.", "*** This review may contain spoilers ***",
+             "Spoiler alert!", "(Contains spoilers)")
+_NO_SPOILERS = ("No spoilers here.", "This review is spoiler-free.", "*** This review may contain spoilers ***",
+                "I will keep this spoiler free.")
+_PREMISES = ("The story follows {a}, {role}, who {goal}.", "{a} ({actor}) {goal} in {place}.",
+             "Set in {place}, the story follows {a} and {b}.", "{a} {goal}, with help from {b}.",
+             "{a} and {b} are thrown together in {place}.", "The plot is simple: {a} {goal}.",
+             "{b} is the one person {a} can rely on.")
+_BEATS = ("{a} and {b} argue about what to do next.", "{a} follows a lead to the {p}.",
+          "{b} warns {a} to stay away.", "Months pass and {a} grows restless.", "{a} confides in {b}.",
+          "A storm cuts the {p} off from the outside world.", "{b} discovers an old letter.",
+          "{a} is offered a deal by {b}.")
+_FILLERS = ("The {film} was shot in {place}, and it shows.", "It reminded me of the classics of the genre.",
+            "The trailer does not do it justice.", "Some of the dialogue feels forced.",
+            "The supporting cast does solid work.", "There are a few plot holes, but nothing major.",
+            "The opening sequence sets the tone perfectly.", "I am not usually a fan of {genre} films.",
+            "The director clearly loves this material.", "It is {duration} long and you feel every minute.",
+            "The {aspect} deserves an award.", "I watched it on a long flight.",
+            "The middle section drags a little.", "The characters make some strange decisions.",
+            "Visually, it is stunning.", "The tone shifts a lot between scenes.",
+            "Critics were harsh on this one, and I do not understand why.", "The book is better, as always.")
+# (standard, shifted) phrasings with the same slots, so a shifted review differs only in wording.
+_OPINIONS = (("The {aspect} is {very} {op}.", "The {aspect} felt {very} {op} to me."),
+             ("{actor} is {op} as {a}.", "{actor} delivers a {op} take on {a}."),
+             ("The {perf} is {op} overall.", "All in all the {perf} came across as {op}."),
+             ("I thought the {aspect} was {op}.", "Gotta say, the {aspect} was {op}."),
+             ("As a {genre} {film} it is {very} {op}.", "For a {genre} {film}, it is {very} {op}, no question."),
+             ("The scenes between {a} and {b} are {op}.", "Every scene with {a} and {b} is {op}, period."),
+             ("{a} is the most interesting character here.", "{a} is lowkey the most interesting character here."),
+             ("I wish {b} had more screen time.", "Would have loved more {b}, tbh."),
+             ("The first half is {op}, the second half even more so.", "First half {op}, second half even more."),
+             ("My friends found it {op}, and I agree.", "The whole group found it {op}, fair enough."),
+             ("It runs long but the {aspect} keeps it going.", "Runtime drags a bit, yet the {aspect} carries it."))
+_INTROS = (("I went into {t} with low expectations.", "Walked into {t} expecting nothing at all."),
+           ("{t} is a {very} {op} {film}.", "{t} is, simply put, a {very} {op} {film}."),
+           ("I saw {t} last weekend with my family.", "Caught {t} over the weekend with the fam."),
+           ("I have watched {t} three times now.", "Rewatched {t} for the third time now."),
+           ("Where do I start with {t}?", "Okay, where to even begin with {t}?"),
+           ("I was looking forward to {t} for months.", "Had {t} on my watchlist forever."),
+           ("This is my first review here, and it is about {t}.", "First time posting here, so let us talk {t}."))
+_VERDICTS = (("Overall, a {op} {film}.", "Bottom line: a {op} {film}."), ("{r}/10.", "{r} out of 10 from me."),
+             ("Worth watching if you like {genre} films.", "Worth a look for any {genre} fan out there."),
+             ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
+             ("That is all I have to say.", "Anyway, that is my two cents."))
+_SUMMARIES = ("{t}", "A {op} {film}", "{op} from start to finish", "Not what I expected", "{a} steals the show",
+              "What a ride", "Overrated", "Underrated", "{r} stars from me", "A {very} {op} {genre} {film}",
+              "Do not believe the hype", "{t}: my review")
+_LEXICON = {
+    "film": (("movie", "film"), ("flick", "picture", "feature")),
+    "good": (("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
+             ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping", "riveting")),
+    "bad": (("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
+            ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland")),
+    "very": (("really", "very", "so", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
+    "perf": (("acting", "performances", "cast"), ("portrayals", "ensemble", "casting")),
+    "aspect": (("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script", "direction"),
+               ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging", "lensing")),
+}
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """What to generate. The same spec always yields byte-identical files."""
+
+    n_reviews: int = 6000
+    n_movies: int = 120
+    n_users: int | None = None  # None: about n_reviews / 2.2, as in the real data
+    seed: int = 7
+    first_month: str = "2014-01"
+    last_month: str = "2017-12"
+    spoiler_share: float = 0.26
+    label_noise: float = 0.03
+    vocabulary_shift: float = 0.0  # share of reviews worded with the alternative vocabulary
+
+
+@dataclass(frozen=True)
+class SyntheticCorpus:
+    """Where a generated corpus lies and what it holds."""
+
+    directory: Path
+    reviews_path: Path
+    details_path: Path
+    n_reviews: int
+    n_movies: int
+    n_spoilers: int
+
+
+class _Draws:
+    """Uniform numbers drawn from numpy in blocks and consumed one by one (fast, reproducible)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buf: list[float] = []
+        self._i = 0
+
+    def u(self) -> float:
+        if self._i >= len(self._buf):
+            self._buf, self._i = self._rng.random(1 << 16).tolist(), 0
+        self._i += 1
+        return self._buf[self._i - 1]
+
+    def below(self, n: int) -> int:
+        return int(self.u() * n)
+
+    def pick(self, seq: Sequence[str]) -> str:
+        return seq[int(self.u() * len(seq))]
+
+
+class _Slots(dict[str, str]):
+    """Template slots; a missing lexicon slot draws a fresh word at each use."""
+
+    def __init__(self, draws: _Draws, lexicon: dict[str, Sequence[str]]) -> None:
+        super().__init__()
+        self._draws, self._lexicon = draws, lexicon
+
+    def __missing__(self, key: str) -> str:
+        return self._draws.pick(self._lexicon[key])
+
+
+@dataclass
+class _Movie:
+    movie_id: str
+    title: str
+    genres: list[str]
+    duration: str
+    rating: float
+    release_date: str
+    names: list[str]  # first names, as reviewers write them
+    actors: list[str]
+    place: tuple[str, str]
+    premises: list[str]
+    events: list[tuple[list[str], list[str]]]  # per twist: explicit clauses, subtle noun phrases
+    plot_summary: str
+    plot_synopsis: str
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _month_start(month: str) -> dt.date:
+    return dt.datetime.strptime(month, "%Y-%m").date()
+
+
+def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
+    d = _Draws(rng)
+    ids = rng.choice(9_900_000, spec.n_movies, replace=False) + 10_000
+    ratings = np.clip(rng.normal(6.9, 0.9, spec.n_movies), 2.5, 9.4).round(1).tolist()
+    minutes = np.clip(rng.normal(112, 22, spec.n_movies), 45, 210).astype(int).tolist()
+    first_day = _month_start(spec.first_month).toordinal()
+    days_before = np.clip(rng.gamma(1.5, 2500, spec.n_movies), 30, 25_000).astype(int).tolist()
+    movies: list[_Movie] = []
+    seen: dict[str, int] = {}
+    for k in range(spec.n_movies):
+        title = f"The {d.pick(_TITLE_ADJ)} {d.pick(_TITLE_NOUN)}"
+        seen[title] = seen.get(title, 0) + 1
+        title = title if seen[title] == 1 else f"{title} {seen[title]}"  # a sequel
+        genres = sorted({d.pick(_GENRES) for _ in range(1 + d.below(3))})
+        n_chars = 3 + d.below(3)
+        names: list[str] = []
+        while len(names) < n_chars:
+            name = d.pick(_FIRST)
+            names += [] if name in names else [name]
+        full = [f"{n} {d.pick(_LAST)}" for n in names]
+        actors = [f"{d.pick(_ACTOR_FIRST)} {d.pick(_LAST)}" for _ in names]
+        roles, goals = [d.pick(_ROLES) for _ in names], [d.pick(_GOALS) for _ in names]
+        place = _PLACES[d.below(len(_PLACES))]
+        premises = [t.format(a=names[i], b=names[(i + 1) % n_chars], role=roles[i], goal=goals[i],
+                             actor=actors[i], place=place[0]) for t in _PREMISES for i in range(2)]
+        kinds = rng.choice(len(_EVENTS), 2 + d.below(3), replace=False).tolist()
+        events, story = [], []
+        for kind in kinds:
+            i = d.below(n_chars)
+            j = (i + 1 + d.below(n_chars - 1)) % n_chars
+            synopsis, explicit, subtle = _EVENTS[kind]
+            fill = {"a": names[i], "b": names[j], "A": full[i], "B": full[j], "p": place[1]}
+            events.append(([t.format(**fill) for t in explicit], [t.format(**fill) for t in subtle]))
+            beat = d.pick(_BEATS).format(a=names[j], b=names[i], p=place[1])
+            story += [beat, synopsis.format(**fill)]
+        intro = [f"{full[i]} ({actors[i]}), {roles[i]}, {goals[i]}." for i in range(n_chars)]
+        summary = f"{full[0]}, {roles[0]}, {goals[0]} in {place[0]}. Along the way {names[0]} meets {full[1]}."
+        if d.u() < 0.3:
+            summary += f"                Written by\n{d.pick(_ACTOR_FIRST)}-{d.pick(_LAST)}"
+        synopsis_text = "" if d.u() < _EMPTY_SYNOPSIS_SHARE else " ".join(intro + story)
+        h, m = divmod(minutes[k], 60)
+        movies.append(_Movie(
+            movie_id=f"tt{int(ids[k]):07d}", title=title, genres=genres,
+            duration=f"{h}h {m}min" if h else f"{m}min", rating=float(ratings[k]),
+            release_date=dt.date.fromordinal(first_day - days_before[k]).isoformat(), names=names,
+            actors=actors, place=place, premises=premises, events=events, plot_summary=summary,
+            plot_synopsis=synopsis_text))
+    return movies
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything about the reviews except their text, as arrays (a few bytes per review)."""
+
+    movie: np.ndarray
+    user: np.ndarray
+    day: np.ndarray
+    rating: np.ndarray
+    spoiler: np.ndarray  # what the text reveals
+    label: np.ndarray  # what is published as is_spoiler (noise and conflicts included)
+    shifted: np.ndarray
+    sentences: np.ndarray
+    copy_of: dict[int, int]  # repeated review -> earlier review whose text it repeats
+    no_details: np.ndarray  # per movie
+    slash_id: np.ndarray  # per movie
+
+
+def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movie]) -> _Plan:
+    n, n_movies = spec.n_reviews, spec.n_movies
+    popularity = rng.lognormal(0.0, 1.1, n_movies)
+    movie = rng.choice(n_movies, n, p=popularity / popularity.sum())
+    if n >= n_movies:  # every movie gets at least one review
+        movie[rng.choice(n, n_movies, replace=False)] = np.arange(n_movies)
+    n_users = min(n, spec.n_users or max(1, round(n / 2.2)))
+    activity = rng.lognormal(0.0, 1.6, n_users)  # heavy tail: a few users write a lot
+    counts = 1 + rng.multinomial(n - n_users, activity / activity.sum())
+    user_of = rng.permutation(np.repeat(np.arange(n_users), counts))
+    user_ids = rng.choice(98_000_000, n_users, replace=False) + 1_000_000
+    share = spec.spoiler_share
+    propensity = np.clip(rng.beta(0.9, 0.9 * (1 - share) / share, n_users), 1e-3, None)
+    keys = rng.exponential(size=n) / propensity[user_of]  # weighted sampling of exactly k spoilers
+    spoiler = np.zeros(n, dtype=bool)
+    spoiler[np.argsort(keys, kind="stable")[: round(share * n)]] = True
+    label = spoiler.copy()
+    label[rng.choice(n, round(spec.label_noise * n), replace=False)] ^= True
+    user_bias = rng.normal(0.0, 1.0, n_users)
+    movie_rating = np.array([m.rating for m in movies])
+    base = movie_rating[movie] + user_bias[user_of] + rng.normal(0.0, 1.6, n)
+    extreme = rng.random(n) < 0.12
+    rating = np.clip(np.where(extreme, np.where(base >= 6, 10, 1), np.rint(base)), 1, 10).astype(int)
+    first, last = _month_start(spec.first_month), _month_start(spec.last_month)
+    n_months = (last.year - first.year) * 12 + last.month - first.month + 1
+    starts = [dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+              for i in range(n_months + 1)]
+    month = rng.choice(n_months, n, p=(w := np.linspace(1.0, 2.0, n_months)) / w.sum())
+    ordinals = np.array([s.toordinal() for s in starts])
+    day = ordinals[month] + (rng.random(n) * (ordinals[month + 1] - ordinals[month])).astype(int)
+    shifted = rng.random(n) < spec.vocabulary_shift
+    sentences = np.clip(np.rint(rng.lognormal(np.log(9.0), 0.6, n)), 2, 60).astype(int) + spoiler
+    n_dups = max(2, round(_DUPLICATE_SHARE * n)) if n >= 50 else 0
+    pairs = np.sort(rng.choice(n, (n_dups, 2), replace=False), axis=1)
+    src, dst = pairs[:, 0], pairs[:, 1]
+    for arr in (movie, rating, spoiler, label, shifted):
+        arr[dst] = arr[src]
+    n_conflicts = max(1, round(_CONFLICT_SHARE * n_dups)) if n_dups else 0
+    label[dst[:n_conflicts]] = ~label[src[:n_conflicts]]
+    no_details = np.zeros(n_movies, dtype=bool)
+    slash_id = np.zeros(n_movies, dtype=bool)
+    if n_movies >= 10:  # too few movies to spare one for each quirk
+        reviewed = np.unique(movie)
+        no_details[rng.choice(reviewed, max(1, round(_NO_DETAILS_SHARE * n_movies)), replace=False)] = True
+        with_details = np.flatnonzero(~no_details)
+        slash_id[rng.choice(with_details, max(1, round(_SLASH_ID_SHARE * n_movies)), replace=False)] = True
+    return _Plan(movie=movie, user=user_ids[user_of], day=day, rating=rating, spoiler=spoiler, label=label,
+                 shifted=shifted, sentences=sentences, copy_of=dict(zip(dst.tolist(), src.tolist())),
+                 no_details=no_details, slash_id=slash_id)
+
+
+def _lexicons() -> list[list[dict[str, Sequence[str]]]]:
+    """Per style (standard, shifted) and sentiment (positive, negative, mixed)."""
+    out = []
+    for style in (0, 1):
+        base = {key: words[style] for key, words in _LEXICON.items()}
+        good, bad = base["good"], base["bad"]
+        out.append([base | {"op": good}, base | {"op": bad}, base | {"op": good + bad}])
+    return out
+
+
+def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
+            lexicon: dict[str, Sequence[str]], d: _Draws) -> tuple[str, str]:
+    """Compose one review text and its summary line."""
+    slots = _Slots(d, lexicon)
+    slots.update(t=m.title, genre=m.genres[0].lower(), place=m.place[0], p=m.place[1], duration=m.duration,
+                 r=str(rating))
+    n_chars = len(m.names)
+
+    def fill(template: str) -> str:
+        i = d.below(n_chars)
+        j = (i + 1 + d.below(n_chars - 1)) % n_chars
+        slots.update(a=m.names[i], b=m.names[j], actor=m.actors[i])
+        return template.format_map(slots)
+
+    body = []
+    for _ in range(n_sentences):
+        x = d.u()
+        if x < 0.16:
+            body.append(d.pick(m.premises))
+        elif x < 0.52:
+            body.append(fill(_OPINIONS[d.below(len(_OPINIONS))][style]))
+        elif x < 0.9:
+            body.append(fill(d.pick(_FILLERS)))
+        else:
+            body.append(fill(d.pick(_TEASERS)))
+    if spoiler:
+        n_events = min(len(m.events), 1 + (d.u() < 0.35) + (d.u() < 0.1))
+        for k in _shuffled(len(m.events), d)[:n_events]:
+            explicit, subtle = m.events[k]
+            if d.u() < 0.3:
+                slots.update(n=d.pick(subtle))
+                slots["N"] = _cap(slots["n"])
+                sentence = fill(d.pick(_SUBTLE_FRAMES))
+            else:
+                slots.update(e=d.pick(explicit))
+                slots["E"] = _cap(slots["e"])
+                sentence = fill(d.pick(_SPOIL_FRAMES))
+            body.insert(d.below(len(body) + 1), sentence)
+    head = [fill(_INTROS[d.below(len(_INTROS))][style])] if d.u() < 0.85 else []
+    if d.u() < (0.22 if spoiler else 0.04):
+        head.insert(0, d.pick(_WARNINGS if spoiler else _NO_SPOILERS))
+    tail = [fill(_VERDICTS[d.below(len(_VERDICTS))][style])] if d.u() < 0.8 else []
+    parts: list[str] = []
+    for sentence in head + body + tail:
+        # Real reviews lost their line breaks: paragraphs often run together ("end.Next").
+        parts.append("" if not parts else ("" if d.u() < 0.1 else " "))
+        parts.append(sentence)
+    return "".join(parts), _cap(fill(d.pick(_SUMMARIES)))
+
+
+def _shuffled(n: int, d: _Draws) -> list[int]:
+    """A random order of range(n) from the draw stream."""
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = d.below(i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws) -> Iterator[str]:
+    lexicons = _lexicons()
+    dates = {}
+    for o in range(int(plan.day.min()), int(plan.day.max()) + 1):
+        x = dt.date.fromordinal(o)
+        dates[o] = f"{x.day} {_MONTHS[x.month - 1]} {x.year}"  # %B would depend on the locale
+    sources = set(plan.copy_of.values())
+    kept: dict[int, str] = {}
+    for start in range(0, spec.n_reviews, _CHUNK):
+        chunk = slice(start, start + _CHUNK)
+        rows = zip(plan.movie[chunk].tolist(), plan.user[chunk].tolist(), plan.day[chunk].tolist(),
+                   plan.rating[chunk].tolist(), plan.spoiler[chunk].tolist(), plan.label[chunk].tolist(),
+                   plan.shifted[chunk].tolist(), plan.sentences[chunk].tolist())
+        for i, (mi, user, day, rating, spoiler, label, shifted, n_sent) in enumerate(rows, start):
+            m = movies[mi]
+            sentiment = 0 if rating >= 7 else 1 if rating <= 4 else 2
+            text, summary = _review(m, rating, spoiler, int(shifted), n_sent, lexicons[int(shifted)][sentiment], d)
+            if i in sources:
+                kept[i] = text
+            if i in plan.copy_of:
+                text = kept.pop(plan.copy_of[i])
+            yield json.dumps({"review_date": dates[day], "movie_id": m.movie_id, "user_id": f"ur{user}",
+                              "is_spoiler": label, "review_text": text, "rating": str(rating),
+                              "review_summary": summary}) + "\n"
+
+
+def _details_lines(movies: list[_Movie], plan: _Plan) -> Iterator[str]:
+    for k, m in enumerate(movies):
+        if plan.no_details[k]:
+            continue
+        yield json.dumps({"movie_id": m.movie_id + ("/" if plan.slash_id[k] else ""),
+                          "plot_summary": m.plot_summary, "duration": m.duration, "genre": m.genres,
+                          "rating": m.rating, "release_date": m.release_date,
+                          "plot_synopsis": m.plot_synopsis}) + "\n"
+
+
+def _write_atomic(path: Path, lines: Iterable[str]) -> None:
+    """Write next to `path` under a temporary name and rename, so a crash leaves no half file."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as f:
+            buffer: list[str] = []
+            for line in lines:
+                buffer.append(line)
+                if len(buffer) >= _CHUNK:
+                    f.writelines(buffer)
+                    buffer.clear()
+            f.writelines(buffer)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _validate(spec: CorpusSpec) -> None:
+    if spec.n_reviews < 1 or spec.n_movies < 1 or (spec.n_users is not None and spec.n_users < 1):
+        raise ValueError(f"n_reviews, n_movies and n_users must be positive: {spec}")
+    if not 0 < spec.spoiler_share < 1 or not 0 <= spec.label_noise < 0.5 or not 0 <= spec.vocabulary_shift <= 1:
+        raise ValueError(f"spoiler_share must lie in (0, 1), label_noise in [0, 0.5), "
+                         f"vocabulary_shift in [0, 1]: {spec}")
+    if _month_start(spec.first_month) > _month_start(spec.last_month):
+        raise ValueError(f"first_month {spec.first_month} is after last_month {spec.last_month}")
+
+
+def generate_corpus(out_dir: Path, spec: CorpusSpec = CorpusSpec()) -> SyntheticCorpus:
+    """Generate the two dataset files and the synthetic marker in `out_dir`.
+
+    Args:
+        out_dir: folder to write to (created if missing); existing corpus files are replaced.
+        spec: sizes, seed, time range, spoiler share, label noise and vocabulary shift.
+
+    Returns:
+        Paths and counts of the corpus. `n_movies` counts the movies that have reviews,
+        including the few that deliberately have no details row.
+    """
+    _validate(spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / SYNTHETIC_MARKER
+    marker.unlink(missing_ok=True)  # an interrupted regeneration must not look complete
+    movie_seq, plan_seq, text_seq = np.random.SeedSequence(spec.seed).spawn(3)
+    movies = _build_movies(spec, np.random.default_rng(movie_seq))
+    plan = _plan_reviews(spec, np.random.default_rng(plan_seq), movies)
+    corpus = SyntheticCorpus(directory=out_dir, reviews_path=out_dir / REVIEWS_FILE,
+                             details_path=out_dir / DETAILS_FILE, n_reviews=spec.n_reviews,
+                             n_movies=int(np.unique(plan.movie).size), n_spoilers=int(plan.label.sum()))
+    _write_atomic(corpus.reviews_path,
+                  _review_lines(spec, movies, plan, _Draws(np.random.default_rng(text_seq))))
+    _write_atomic(corpus.details_path, _details_lines(movies, plan))
+    note = {"synthetic": True, "seed": spec.seed, "n_reviews": corpus.n_reviews, "n_movies": corpus.n_movies,
+            "generator": "spoiler_assets.data.synthetic",
+            "note": "Synthetic corpus, not IMDB data"}
+    _write_atomic(marker, [json.dumps(note, indent=2) + "\n"])
+    return corpus
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: generate a synthetic corpus.
+
+    Args:
+        argv: arguments without the program name; None reads sys.argv.
+
+    Returns:
+        The exit status (0).
+    """
+    default = CorpusSpec()
+    parser = argparse.ArgumentParser(description="Generate a SYNTHETIC corpus in the IMDB Spoiler Dataset schema.")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--reviews", type=int, default=default.n_reviews)
+    parser.add_argument("--movies", type=int, default=default.n_movies)
+    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--first-month", default=default.first_month, help="YYYY-MM")
+    parser.add_argument("--last-month", default=default.last_month, help="YYYY-MM")
+    parser.add_argument("--spoiler-share", type=float, default=default.spoiler_share)
+    parser.add_argument("--label-noise", type=float, default=default.label_noise)
+    parser.add_argument("--vocabulary-shift", type=float, default=default.vocabulary_shift)
+    args = parser.parse_args(argv)
+    spec = CorpusSpec(n_reviews=args.reviews, n_movies=args.movies, n_users=args.users, seed=args.seed,
+                      first_month=args.first_month, last_month=args.last_month,
+                      spoiler_share=args.spoiler_share, label_noise=args.label_noise,
+                      vocabulary_shift=args.vocabulary_shift)
+    started = time.perf_counter()
+    corpus = generate_corpus(args.out, spec)
+    print(f"Wrote a SYNTHETIC corpus (not IMDB data) to {corpus.directory}: {corpus.n_reviews} reviews, "
+          f"{corpus.n_spoilers} labelled spoilers, {corpus.n_movies} movies "
+          f"in {time.perf_counter() - started:.1f}s", file=sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""MlflowChampionProvider against a real local MLflow store (SQLite + local artifacts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from api.errors import NoChampionError
+from api.provider import MlflowChampionProvider
+from spoiler_assets.models.base import reviews_frame
+from spoiler_assets.models.pyfunc import SpoilerPyfunc
+from spoiler_assets_tests.api.fake_models import KeywordClassifier
+
+MODEL_NAME = "spoiler-shield"
+
+
+@dataclass(frozen=True)
+class Registry:
+    tracking_uri: str
+    run_ids: dict[str, str]  # version -> run that logged it
+
+
+def _tracking_uri(folder: Path) -> str:
+    return f"sqlite:///{folder}/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Two versions of MODEL_NAME: "champion" points at 1, the older one, "challenger" at 2."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = _tracking_uri(folder)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(
+        "spoiler-shield-api-test", artifact_location=(folder / "artifacts").as_uri()
+    )
+    run_ids: dict[str, str] = {}
+    # `log_model` only logs to the global tracking URI; set it for the logging alone.
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mlflow.set_tracking_uri(uri)
+        try:
+            for name, threshold in (("kw-v1", 0.3), ("kw-v2", 0.7)):
+                with mlflow.start_run(experiment_id=experiment_id) as run:
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=SpoilerPyfunc(KeywordClassifier(name=name, threshold=threshold)),
+                        registered_model_name=MODEL_NAME,
+                        pip_requirements=["mlflow"],  # skips slow requirement inference
+                    )
+                run_ids[str(info.registered_model_version)] = run.info.run_id
+        finally:
+            mlflow.set_tracking_uri(None)
+    client.set_registered_model_alias(MODEL_NAME, "champion", "1")
+    client.set_registered_model_alias(MODEL_NAME, "challenger", "2")
+    yield Registry(uri, run_ids)
+
+
+def test_load_returns_the_champion_version(registry: Registry) -> None:
+    served = MlflowChampionProvider(registry.tracking_uri, MODEL_NAME).load()
+
+    assert (served.model_name, served.model_version) == (MODEL_NAME, "1")
+    assert served.run_id == registry.run_ids["1"]
+    assert (served.classifier.name, served.classifier.threshold) == ("kw-v1", 0.3)
+
+
+def test_loaded_classifier_scores_reviews(registry: Registry) -> None:
+    served = MlflowChampionProvider(registry.tracking_uri, MODEL_NAME).load()
+
+    proba = served.classifier.predict_proba(reviews_frame(["the killer dies", "lovely"]))
+
+    assert proba.tolist() == [0.5, 0.0]
+
+
+def test_load_follows_the_given_alias(registry: Registry) -> None:
+    served = MlflowChampionProvider(registry.tracking_uri, MODEL_NAME, alias="challenger").load()
+
+    assert (served.model_version, served.classifier.name) == ("2", "kw-v2")
+
+
+def test_missing_alias_raises_no_champion(registry: Registry) -> None:
+    provider = MlflowChampionProvider(registry.tracking_uri, MODEL_NAME, alias="retired")
+
+    with pytest.raises(NoChampionError, match=f"'{MODEL_NAME}@retired'"):
+        provider.load()
+
+
+def test_empty_registry_raises_no_champion(tmp_path: Path) -> None:
+    provider = MlflowChampionProvider(_tracking_uri(tmp_path), MODEL_NAME)
+
+    with pytest.raises(NoChampionError, match="materialize champion_model"):
+        provider.load()
+
+
+def test_load_leaves_global_tracking_uri_alone(registry: Registry) -> None:
+    before = mlflow.get_tracking_uri()
+
+    MlflowChampionProvider(registry.tracking_uri, MODEL_NAME).load()
+
+    assert mlflow.get_tracking_uri() == before != registry.tracking_uri
