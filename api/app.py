@@ -41,7 +41,9 @@ def predict(data: JSONBody[PredictRequest], champion: NamedDependency[ChampionSl
 
 
 @post("/predict/batch", status_code=HTTP_200_OK, sync_to_thread=True, responses=_NO_MODEL | _BAD_REVIEW)
-def predict_batch(data: JSONBody[BatchPredictRequest], champion: NamedDependency[ChampionSlot]) -> BatchPredictResponse:
+def predict_batch(
+    data: JSONBody[BatchPredictRequest], champion: NamedDependency[ChampionSlot]
+) -> BatchPredictResponse:
     """Score several reviews in one model call; predictions keep the request's order."""
     check_reviews(data.reviews)
     return BatchPredictResponse(predictions=score(champion.get(), data.reviews))

@@ -38,23 +38,26 @@ _CHUNK = 10_000
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
-_FIRST = ("Mara Elias Nora Victor Ada Tobias Lena Marcus Iris Felix Clara Jonah Vera Silas "
-          "Hazel Owen Ruth Caleb Ivy Declan Greta Rafael June Anton Maeve Hugo Esther Milo "
-          "Delia Conrad Talia Wesley Opal Desmond Rosa Lucian Nadia Harlan Celia Gideon "
-          "Lydia Bram Petra Emmett Sabine Quentin Willa Dorian Frieda Jasper Yara Otto "
-          "Beatrix Roman Elsa Ezra Mina Cyrus Leona Ambrose").split()
-_LAST = ("Voss Hale Marlowe Quinn Adler Crane Whitlock Brandt Okafor Sato Reyes Lindqvist "
-         "Moreau Kessler Dunmore Ashby Castellano Novak Petrov Hargrove Ellery Fontaine Varga "
-         "Holloway Mercer Calloway Stroud Beaumont Navarro Winslow Draper Kowalski Yilmaz "
-         "Ferreira Lang Pryce Thorne Abernathy Greer").split()
-_ACTOR_FIRST = ("Tom Kate Jack Emma Sam Anna Ben Julia Matt Laura Chris Sarah Paul Helen "
-                "Mark Amy Luke Grace Dan Rachel Idris Meryl Omar Tilda").split()
-_TITLE_ADJ = ("Silent Last Broken Crimson Hollow Distant Burning Frozen Hidden Endless "
-              "Forgotten Iron Velvet Paper Midnight Golden Quiet Wild").split()
-_TITLE_NOUN = ("Harbor Crown Signal Orchard Frontier Promise Mirror Tide Garden Station "
-               "Witness Covenant Horizon Lantern Kingdom Echo Bridge River Winter Engine").split()
-_GENRES = ("Action Adventure Animation Biography Comedy Crime Drama Family Fantasy History "
-           "Horror Music Mystery Romance Sci-Fi Sport Thriller War Western").split()
+_FIRST = (
+    "Mara", "Elias", "Nora", "Victor", "Ada", "Tobias", "Lena", "Marcus", "Iris", "Felix", "Clara", "Jonah",
+    "Vera", "Silas", "Hazel", "Owen", "Ruth", "Caleb", "Ivy", "Declan", "Greta", "Rafael", "June", "Anton",
+    "Maeve", "Hugo", "Esther", "Milo", "Delia", "Conrad", "Talia", "Wesley", "Opal", "Desmond", "Rosa",
+    "Lucian", "Nadia", "Harlan", "Celia", "Gideon", "Lydia", "Bram", "Petra", "Emmett", "Sabine", "Quentin",
+    "Willa", "Dorian", "Frieda", "Jasper", "Yara", "Otto", "Beatrix", "Roman", "Elsa", "Ezra", "Mina", "Cyrus",
+)
+_LAST = (
+    "Voss", "Hale", "Marlowe", "Quinn", "Adler", "Crane", "Whitlock", "Brandt", "Okafor", "Sato", "Reyes",
+    "Moreau", "Kessler", "Dunmore", "Ashby", "Castellano", "Novak", "Petrov", "Hargrove", "Ellery", "Fontaine",
+    "Holloway", "Mercer", "Calloway", "Stroud", "Beaumont", "Navarro", "Winslow", "Draper", "Kowalski", "Lang",
+)
+_ACTOR_FIRST = ("Tom", "Kate", "Jack", "Emma", "Sam", "Anna", "Ben", "Julia", "Matt", "Laura", "Chris", "Sarah",
+                "Paul", "Helen", "Mark", "Amy", "Luke", "Grace", "Dan", "Rachel", "Idris", "Meryl", "Omar")
+_TITLE_ADJ = ("Silent", "Last", "Broken", "Crimson", "Hollow", "Distant", "Burning", "Frozen", "Hidden",
+              "Endless", "Forgotten", "Iron", "Velvet", "Paper", "Midnight", "Golden", "Quiet", "Wild")
+_TITLE_NOUN = ("Harbor", "Crown", "Signal", "Orchard", "Frontier", "Promise", "Mirror", "Tide", "Garden",
+               "Station", "Witness", "Covenant", "Horizon", "Lantern", "Kingdom", "Echo", "Bridge", "Winter")
+_GENRES = ("Action", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Drama", "Family", "Fantasy",
+           "History", "Horror", "Music", "Mystery", "Romance", "Sci-Fi", "Sport", "Thriller", "War", "Western")
 _ROLES = ("a detective", "a retired boxer", "a young nurse", "a con artist", "a widowed farmer",
           "a rookie cop", "an astronaut", "a journalist", "a schoolteacher", "a smuggler",
           "a violinist", "a soldier", "a lawyer", "a hacker", "a priest", "a thief",
@@ -93,13 +96,13 @@ _EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("In the end it was all a dream of {A}.",
      ("it was all a dream", "the whole story was a dream", "{a} wakes up and none of it happened",
       "everything happened in {a}'s head", "{a} imagined the whole thing", "none of it was real"),
-     ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} opening their eyes")),
+     ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} waking up")),
     ("{B} turns out to be {A}'s father.",
-     ("{b} turns out to be {a}'s father", "{b} is {a}'s father", "{a} finds out that {b} is {a}'s real father",
+     ("{b} turns out to be {a}'s father", "{b} is {a}'s father", "{a} finds out that {b} is the real father",
       "{b} is actually {a}'s dad", "{a}'s father is {b}", "{b} fathered {a}"),
      ("the family secret {b} keeps from {a}", "who {a}'s parents really are", "{b} and {a} being family")),
     ("{A} was dead the whole time.",
-     ("{a} was dead the whole time", "{a} has been a ghost all along", "{a} died before the story even began",
+     ("{a} was dead the whole time", "{a} has been a ghost all along", "{a} died before the story began",
       "{a} is a ghost", "{a} was never alive during the film"),
      ("why nobody but {b} ever speaks to {a}", "the truth about what happened to {a} years ago")),
     ("{A} faked their own death and returns.",
@@ -123,31 +126,56 @@ _EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
       "{b} chooses {a} in the end"),
      ("the wedding at the end", "{a} and {b} in the final scene")),
 )
-_SPOIL_FRAMES = ("{E}.", "In the end, {e}.", "The twist is that {e}.", "I did not see it coming when {e}.",
-                 "When {e}, I was stunned.", "Turns out {e}.", "It is revealed that {e}.", "Spoiler: {e}.",
-                 "Halfway through, {e}, and the {film} never recovers.", "I hated that {e}.",
-                 "The reveal that {e} felt cheap.", "I loved that {e}.", "Yes, {e}.",
-                 "Knowing that {e} makes a second viewing worth it.", "The scene where {e} is the best part.",
-                 "By the final act {e}.", "{E}, which honestly makes sense in hindsight.",
-                 "Once {e}, everything falls into place.", "The finale, where {e}, is {op}.")
-_SUBTLE_FRAMES = ("{N} stayed with me for days.", "I keep thinking about {n}.", "Nothing prepared me for {n}.",
-                  "{N} is the emotional peak of the {film}.", "Pay attention to {n}.",
-                  "The {film} really earns {n}.")
+# Frames around a clause {e} or a noun phrase {n}. Spoilers fill them with twist events;
+# both classes also fill them with harmless decoys, so the frames alone give nothing away.
+_CLAUSE_FRAMES = (
+    "{E}.", "In the end, {e}.", "The twist is that {e}.", "I did not see it coming when {e}.",
+    "When {e}, I was stunned.", "Turns out {e}.", "It is revealed that {e}.", "Yes, {e}.",
+    "Halfway through, {e}, and the {film} never recovers.", "I hated that {e}.", "I loved that {e}.",
+    "The moment {e} felt cheap.", "Knowing that {e} makes a second viewing worth it.",
+    "The scene where {e} is the best part.", "By the final act {e}.", "{E}, which makes sense in hindsight.",
+    "Once {e}, everything falls into place.", "The finale, where {e}, is {op}.",
+)
+_PHRASE_FRAMES = (
+    "{N} stayed with me for days.", "I keep thinking about {n}.", "Nothing prepared me for {n}.",
+    "{N} is the emotional peak of the {film}.", "Pay attention to {n}.", "The {film} really earns {n}.",
+)
+# Hedges wrap an event clause without asserting it; any movie's event kinds fill them.
+_HEDGE_FRAMES = (
+    "I will not say whether {e}.", "Does it turn out that {e}? Watch it and see.",
+    "For a while I was sure {e}, but I will leave it there.", "People keep asking me if {e}; no comment.",
+    "Whether or not {e}, the {film} works.", "Half the audience expects that {e}.",
+)
+_DECOY_CLAUSES = (
+    "the {aspect} is {op}", "{a} and {b} finally talk", "the {film} finds its rhythm", "{b} shows up",
+    "{a} has to make a choice", "the music swells", "{a} goes to the {p}", "{a} and {b} meet",
+    "{actor} gets a big scene", "the {film} slows down", "{a} loses {b}'s trust", "{a} finally opens up",
+    "{a} nearly dies in the {p}", "{a} suspects {b} of the murders", "{a} dreams of leaving the {p}",
+    "{b} lies to {a} about the past", "{a} wants to find the killer", "{b} is badly hurt",
+    "{a} asks {b} about a missing father", "{a} is accused of killing someone",
+)
+_DECOY_PHRASES = (
+    "the {aspect}", "{actor}'s performance", "the chemistry between {a} and {b}", "the opening scene",
+    "the last shot of the {p}", "the way the {film} uses the {p}", "{a}'s journey", "the final scene",
+    "the ending", "{b}'s first scene", "the funeral that opens the {film}", "{a}'s nightmares",
+    "the family drama", "the hunt for the killer", "the fight between {a} and {b}",
+)
 # Non-revealing sentences that use twist-like words; both classes use them.
-_TEASERS = ("I won't say whether {a} survives.", "There is a twist, and I will not spoil it here.",
-            "The identity of the killer is kept secret until the last minutes.",
-            "Does {a} make it out of the {p}? Watch it and find out.", "The ending split my friends down the middle.",
-            "Everyone talks about the big reveal, and it deserves the hype.",
-            "{a} has a secret, but the {film} takes its time with it.",
-            "The {film} keeps asking whether {a} can trust {b}.", "Keep an eye on {b}.",
-            "I guessed where it was going early, which took away some of the fun.",
-            "Without spoiling anything, the last twenty minutes are intense.",
-            "The death scenes are brutal but never gratuitous.",
-            "Someone close to {a} is not what they seem, and that is all I will say.")
+_TEASERS = (
+    "I won't say whether {a} survives.", "There is a twist, and I will not spoil it here.",
+    "The identity of the killer is kept secret until the last minutes.",
+    "Does {a} make it out of the {p}? Watch it and find out.", "The ending split my friends down the middle.",
+    "Everyone talks about the big reveal, and it deserves the hype.",
+    "{a} has a secret, but the {film} takes its time with it.", "Keep an eye on {b}.",
+    "The {film} keeps asking whether {a} can trust {b}.", "Without spoiling anything, the last act is intense.",
+    "I guessed where it was going early, which took away some of the fun.",
+    "The death scenes are brutal but never gratuitous.",
+    "Someone close to {a} is not what they seem, and that is all I will say.",
+)
 _WARNINGS = ("SPOILERS AHEAD.", "Warning: spoilers below.", "*** This review may contain spoilers ***",
              "Spoiler alert!", "(Contains spoilers)")
-_NO_SPOILERS = ("No spoilers here.", "This review is spoiler-free.", "*** This review may contain spoilers ***",
-                "I will keep this spoiler free.")
+_NO_SPOILERS = ("No spoilers here.", "This review is spoiler-free.", "I will keep this spoiler free.",
+                "*** This review may contain spoilers ***")
 _PREMISES = ("The story follows {a}, {role}, who {goal}.", "{a} ({actor}) {goal} in {place}.",
              "Set in {place}, the story follows {a} and {b}.", "{a} {goal}, with help from {b}.",
              "{a} and {b} are thrown together in {place}.", "The plot is simple: {a} {goal}.",
@@ -156,41 +184,51 @@ _BEATS = ("{a} and {b} argue about what to do next.", "{a} follows a lead to the
           "{b} warns {a} to stay away.", "Months pass and {a} grows restless.", "{a} confides in {b}.",
           "A storm cuts the {p} off from the outside world.", "{b} discovers an old letter.",
           "{a} is offered a deal by {b}.")
-_FILLERS = ("The {film} was shot in {place}, and it shows.", "It reminded me of the classics of the genre.",
-            "The trailer does not do it justice.", "Some of the dialogue feels forced.",
-            "The supporting cast does solid work.", "There are a few plot holes, but nothing major.",
-            "The opening sequence sets the tone perfectly.", "I am not usually a fan of {genre} films.",
-            "The director clearly loves this material.", "It is {duration} long and you feel every minute.",
-            "The {aspect} deserves an award.", "I watched it on a long flight.",
-            "The middle section drags a little.", "The characters make some strange decisions.",
-            "Visually, it is stunning.", "The tone shifts a lot between scenes.",
-            "Critics were harsh on this one, and I do not understand why.", "The book is better, as always.")
-# (standard, shifted) phrasings with the same slots, so a shifted review differs only in wording.
-_OPINIONS = (("The {aspect} is {very} {op}.", "The {aspect} felt {very} {op} to me."),
-             ("{actor} is {op} as {a}.", "{actor} delivers a {op} take on {a}."),
-             ("The {perf} is {op} overall.", "All in all the {perf} came across as {op}."),
-             ("I thought the {aspect} was {op}.", "Gotta say, the {aspect} was {op}."),
-             ("As a {genre} {film} it is {very} {op}.", "For a {genre} {film}, it is {very} {op}, no question."),
-             ("The scenes between {a} and {b} are {op}.", "Every scene with {a} and {b} is {op}, period."),
-             ("{a} is the most interesting character here.", "{a} is lowkey the most interesting character here."),
-             ("I wish {b} had more screen time.", "Would have loved more {b}, tbh."),
-             ("The first half is {op}, the second half even more so.", "First half {op}, second half even more."),
-             ("My friends found it {op}, and I agree.", "The whole group found it {op}, fair enough."),
-             ("It runs long but the {aspect} keeps it going.", "Runtime drags a bit, yet the {aspect} carries it."))
-_INTROS = (("I went into {t} with low expectations.", "Walked into {t} expecting nothing at all."),
-           ("{t} is a {very} {op} {film}.", "{t} is, simply put, a {very} {op} {film}."),
-           ("I saw {t} last weekend with my family.", "Caught {t} over the weekend with the fam."),
-           ("I have watched {t} three times now.", "Rewatched {t} for the third time now."),
-           ("Where do I start with {t}?", "Okay, where to even begin with {t}?"),
-           ("I was looking forward to {t} for months.", "Had {t} on my watchlist forever."),
-           ("This is my first review here, and it is about {t}.", "First time posting here, so let us talk {t}."))
-_VERDICTS = (("Overall, a {op} {film}.", "Bottom line: a {op} {film}."), ("{r}/10.", "{r} out of 10 from me."),
-             ("Worth watching if you like {genre} films.", "Worth a look for any {genre} fan out there."),
-             ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
-             ("That is all I have to say.", "Anyway, that is my two cents."))
+_FILLERS = (
+    "The {film} was shot in {place}, and it shows.", "It reminded me of the classics of the genre.",
+    "The trailer does not do it justice.", "Some of the dialogue feels forced.",
+    "The supporting cast does solid work.", "There are a few plot holes, but nothing major.",
+    "The opening sequence sets the tone perfectly.", "I am not usually a fan of {genre} films.",
+    "The director clearly loves this material.", "It is {duration} long and you feel every minute.",
+    "The {aspect} deserves an award.", "I watched it on a long flight.", "The middle section drags a little.",
+    "The characters make some strange decisions.", "Visually, it is stunning.",
+    "The tone shifts a lot between scenes.", "Critics were harsh on this one, and I do not understand why.",
+    "The book is better, as always.",
+)
+# (standard, shifted) phrasings with the same slots in the same order: a shifted review
+# consumes the same random draws, so it differs from its unshifted twin only in wording.
+_OPINIONS = (
+    ("The {aspect} is {very} {op}.", "The {aspect} felt {very} {op} to me."),
+    ("{actor} is {op} as {a}.", "{actor} delivers a {op} take on {a}."),
+    ("The {perf} is {op} overall.", "All in all the {perf} came across as {op}."),
+    ("I thought the {aspect} was {op}.", "Gotta say, the {aspect} was {op}."),
+    ("As a {genre} {film} it is {very} {op}.", "For a {genre} {film}, it is {very} {op}, no question."),
+    ("The scenes between {a} and {b} are {op}.", "Every scene with {a} and {b} is {op}, period."),
+    ("{a} is the most interesting character here.", "{a} is lowkey the most interesting character."),
+    ("I wish {b} had more screen time.", "Would have loved more {b}, tbh."),
+    ("The first half is {op}, the second half even more so.", "First half {op}, second half even more."),
+    ("My friends found it {op}, and I agree.", "The whole group found it {op}, fair enough."),
+    ("It runs long but the {aspect} keeps it going.", "Runtime drags a bit, yet the {aspect} carries it."),
+)
+_INTROS = (
+    ("I went into {t} with low expectations.", "Walked into {t} expecting nothing at all."),
+    ("{t} is a {very} {op} {film}.", "{t} is, simply put, a {very} {op} {film}."),
+    ("I saw {t} last weekend with my family.", "Caught {t} over the weekend with the fam."),
+    ("I have watched {t} three times now.", "Rewatched {t} for the third time now."),
+    ("Where do I start with {t}?", "Okay, where to even begin with {t}?"),
+    ("I was looking forward to {t} for months.", "Had {t} on my watchlist forever."),
+    ("This is my first review here, and it is about {t}.", "First time posting here, so let us talk {t}."),
+)
+_VERDICTS = (
+    ("Overall, a {op} {film}.", "Bottom line: a {op} {film}."), ("{r}/10.", "{r} out of 10 from me."),
+    ("Worth watching if you like {genre} films.", "Worth a look for any {genre} fan out there."),
+    ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
+    ("That is all I have to say.", "Anyway, that is my two cents."),
+)
 _SUMMARIES = ("{t}", "A {op} {film}", "{op} from start to finish", "Not what I expected", "{a} steals the show",
               "What a ride", "Overrated", "Underrated", "{r} stars from me", "A {very} {op} {genre} {film}",
               "Do not believe the hype", "{t}: my review")
+# Per slot: (standard words, shifted words).
 _LEXICON = {
     "film": (("movie", "film"), ("flick", "picture", "feature")),
     "good": (("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
@@ -198,9 +236,9 @@ _LEXICON = {
     "bad": (("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
             ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland")),
     "very": (("really", "very", "so", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
-    "perf": (("acting", "performances", "cast"), ("portrayals", "ensemble", "casting")),
-    "aspect": (("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script", "direction"),
-               ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging", "lensing")),
+    "perf": (("acting", "cast", "lead performance"), ("ensemble", "casting", "character work")),
+    "aspect": (("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script"),
+               ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging")),
 }
 
 
@@ -320,11 +358,14 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
             j = (i + 1 + d.below(n_chars - 1)) % n_chars
             synopsis, explicit, subtle = _EVENTS[kind]
             fill = {"a": names[i], "b": names[j], "A": full[i], "B": full[j], "p": place[1]}
-            events.append(([t.format(**fill) for t in explicit], [t.format(**fill) for t in subtle]))
+            # Reviewers name a character or call them by their role ("the detective dies").
+            by_role = fill | {"a": "the " + roles[i].split(" ", 1)[1]}
+            events.append(([t.format(**fill) for t in explicit] + [t.format(**by_role) for t in explicit[:4]],
+                           [t.format(**fill) for t in subtle]))
             beat = d.pick(_BEATS).format(a=names[j], b=names[i], p=place[1])
             story += [beat, synopsis.format(**fill)]
         intro = [f"{full[i]} ({actors[i]}), {roles[i]}, {goals[i]}." for i in range(n_chars)]
-        summary = f"{full[0]}, {roles[0]}, {goals[0]} in {place[0]}. Along the way {names[0]} meets {full[1]}."
+        summary = f"{full[0]}, {roles[0]}, {goals[0]} in {place[0]}. On the way, {names[0]} meets {full[1]}."
         if d.u() < 0.3:
             summary += f"                Written by\n{d.pick(_ACTOR_FIRST)}-{d.pick(_LAST)}"
         synopsis_text = "" if d.u() < _EMPTY_SYNOPSIS_SHARE else " ".join(intro + story)
@@ -386,7 +427,7 @@ def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movi
     ordinals = np.array([s.toordinal() for s in starts])
     day = ordinals[month] + (rng.random(n) * (ordinals[month + 1] - ordinals[month])).astype(int)
     shifted = rng.random(n) < spec.vocabulary_shift
-    sentences = np.clip(np.rint(rng.lognormal(np.log(9.0), 0.6, n)), 2, 60).astype(int) + spoiler
+    sentences = np.clip(np.rint(rng.lognormal(np.log(18.0), 0.65, n)), 2, 90).astype(int) + spoiler
     n_dups = max(2, round(_DUPLICATE_SHARE * n)) if n >= 50 else 0
     pairs = np.sort(rng.choice(n, (n_dups, 2), replace=False), axis=1)
     src, dst = pairs[:, 0], pairs[:, 1]
@@ -430,30 +471,35 @@ def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
         slots.update(a=m.names[i], b=m.names[j], actor=m.actors[i])
         return template.format_map(slots)
 
+    def framed(clauses: Sequence[str], phrases: Sequence[str]) -> str:
+        if d.u() < 0.45:
+            slots["n"] = fill(d.pick(phrases))
+            slots["N"] = _cap(slots["n"])
+            return fill(d.pick(_PHRASE_FRAMES))
+        slots["e"] = fill(d.pick(clauses))
+        slots["E"] = _cap(slots["e"])
+        return fill(d.pick(_CLAUSE_FRAMES))
+
     body = []
     for _ in range(n_sentences):
         x = d.u()
-        if x < 0.16:
+        if x < 0.14:
             body.append(d.pick(m.premises))
-        elif x < 0.52:
+        elif x < 0.48:
             body.append(fill(_OPINIONS[d.below(len(_OPINIONS))][style]))
-        elif x < 0.9:
+        elif x < 0.78:
             body.append(fill(d.pick(_FILLERS)))
-        else:
+        elif x < 0.86:
             body.append(fill(d.pick(_TEASERS)))
+        elif x < 0.96:
+            body.append(framed(_DECOY_CLAUSES, _DECOY_PHRASES))
+        else:
+            slots["e"] = fill(d.pick(_EVENTS[d.below(len(_EVENTS))][1]))
+            body.append(fill(d.pick(_HEDGE_FRAMES)))
     if spoiler:
         n_events = min(len(m.events), 1 + (d.u() < 0.35) + (d.u() < 0.1))
         for k in _shuffled(len(m.events), d)[:n_events]:
-            explicit, subtle = m.events[k]
-            if d.u() < 0.3:
-                slots.update(n=d.pick(subtle))
-                slots["N"] = _cap(slots["n"])
-                sentence = fill(d.pick(_SUBTLE_FRAMES))
-            else:
-                slots.update(e=d.pick(explicit))
-                slots["E"] = _cap(slots["e"])
-                sentence = fill(d.pick(_SPOIL_FRAMES))
-            body.insert(d.below(len(body) + 1), sentence)
+            body.insert(d.below(len(body) + 1), framed(*m.events[k]))
     head = [fill(_INTROS[d.below(len(_INTROS))][style])] if d.u() < 0.85 else []
     if d.u() < (0.22 if spoiler else 0.04):
         head.insert(0, d.pick(_WARNINGS if spoiler else _NO_SPOILERS))

@@ -16,6 +16,9 @@ from spoiler_assets.models.base import reviews_frame
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
 
+# A few seconds: logs two models into a real SQLite store.
+pytestmark = pytest.mark.slow
+
 MODEL_NAME = "spoiler-shield"
 
 
@@ -54,7 +57,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
                     )
                 run_ids[str(info.registered_model_version)] = run.info.run_id
         finally:
-            mlflow.set_tracking_uri(None)
+            # None restores "unset" (env var or default); MLflow's annotation omits it.
+            mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     client.set_registered_model_alias(MODEL_NAME, "champion", "1")
     client.set_registered_model_alias(MODEL_NAME, "challenger", "2")
     yield Registry(uri, run_ids)

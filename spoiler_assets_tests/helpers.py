@@ -1,0 +1,32 @@
+"""Running the champion lineage the way the demo and a single-run backfill do."""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from spoiler_assets.definitions import build_definitions
+from spoiler_assets.settings import Settings
+
+
+def corpus_settings(data_dir: Path, source: Path | str, first: str, last: str, **env: str) -> Settings:
+    return Settings.from_env(
+        {
+            "SPOILER_DATA_DIR": str(data_dir), "SPOILER_SOURCE": str(source),
+            "SPOILER_FIRST_MONTH": first, "SPOILER_LAST_MONTH": last, **env,
+        }
+    )
+
+
+def run_champion_job(settings: Settings, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """All review months in one run, then everything down to `champion_model`."""
+    defs = build_definitions(settings)
+    months = defs.resolve_assets_def("raw_reviews").partitions_def
+    assert months is not None
+    keys = months.get_partition_keys()
+    return defs.resolve_job_def("champion_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        run_config=run_config,
+        raise_on_error=False,
+    )
