@@ -83,7 +83,7 @@ _EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
      ("{a} dies", "{a} gets killed", "{a} is killed off", "{a} does not survive", "{a} ends up dead",
       "{b} kills {a}", "{a} is murdered by {b}", "{a} dies in {b}'s arms", "they kill off {a}",
       "{a} is shot and dies in the {p}", "{a} never makes it out alive"),
-     ("{a}'s funeral", "the scene of {b} at {a}'s grave", "the last we see of {a}", "{b} mourning {a}")),
+     ("{a}'s funeral", "the scene of {b} at {a}'s grave", "{b} mourning {a}")),
     ("{A} is revealed to be the killer.",
      ("{a} is revealed to be the killer", "{a} was the killer all along", "the killer turns out to be {a}",
       "{a} is the murderer", "{a} committed the murders", "{a} did it", "{a} is behind the killings",
@@ -140,6 +140,11 @@ _PHRASE_FRAMES = (
     "{N} stayed with me for days.", "I keep thinking about {n}.", "Nothing prepared me for {n}.",
     "{N} is the emotional peak of the {film}.", "Pay attention to {n}.", "The {film} really earns {n}.",
 )
+# Reveal an event only to someone who knows the plot; also used as harmless decoys.
+_AMBIGUOUS = (
+    "the last we see of {a}", "what happens to {a} in the {p}", "{a}'s last scene", "where {a} ends up",
+    "the final scene between {a} and {b}", "the moment {b} finds {a}", "{a}'s big secret",
+)
 # Hedges wrap an event clause without asserting it; any movie's event kinds fill them.
 _HEDGE_FRAMES = (
     "I will not say whether {e}.", "Does it turn out that {e}? Watch it and see.",
@@ -193,7 +198,8 @@ _FILLERS = (
     "The {aspect} deserves an award.", "I watched it on a long flight.", "The middle section drags a little.",
     "The characters make some strange decisions.", "Visually, it is stunning.",
     "The tone shifts a lot between scenes.", "Critics were harsh on this one, and I do not understand why.",
-    "The book is better, as always.",
+    "The book is better, as always.", "The {who} is the heart of the {film}.",
+    "I could watch a whole {film} about the {who}.",
 )
 # (standard, shifted) phrasings with the same slots in the same order: a shifted review
 # consumes the same random draws, so it differs from its unshifted twin only in wording.
@@ -310,10 +316,11 @@ class _Movie:
     rating: float
     release_date: str
     names: list[str]  # first names, as reviewers write them
+    roles: list[str]  # "detective", as in "the detective"
     actors: list[str]
     place: tuple[str, str]
     premises: list[str]
-    events: list[tuple[list[str], list[str]]]  # per twist: explicit clauses, subtle noun phrases
+    events: list[tuple[list[str], list[str], list[str]]]  # per twist: explicit, subtle, ambiguous
     plot_summary: str
     plot_synopsis: str
 
@@ -361,7 +368,7 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
             # Reviewers name a character or call them by their role ("the detective dies").
             by_role = fill | {"a": "the " + roles[i].split(" ", 1)[1]}
             events.append(([t.format(**fill) for t in explicit] + [t.format(**by_role) for t in explicit[:4]],
-                           [t.format(**fill) for t in subtle]))
+                           [t.format(**fill) for t in subtle], [t.format(**fill) for t in _AMBIGUOUS]))
             beat = d.pick(_BEATS).format(a=names[j], b=names[i], p=place[1])
             story += [beat, synopsis.format(**fill)]
         intro = [f"{full[i]} ({actors[i]}), {roles[i]}, {goals[i]}." for i in range(n_chars)]
@@ -374,7 +381,7 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
             movie_id=f"tt{int(ids[k]):07d}", title=title, genres=genres,
             duration=f"{h}h {m}min" if h else f"{m}min", rating=float(ratings[k]),
             release_date=dt.date.fromordinal(first_day - days_before[k]).isoformat(), names=names,
-            actors=actors, place=place, premises=premises, events=events, plot_summary=summary,
+            roles=[r.split(" ", 1)[1] for r in roles], actors=actors, place=place, premises=premises, events=events, plot_summary=summary,
             plot_synopsis=synopsis_text))
     return movies
 
@@ -468,12 +475,13 @@ def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
     def fill(template: str) -> str:
         i = d.below(n_chars)
         j = (i + 1 + d.below(n_chars - 1)) % n_chars
-        slots.update(a=m.names[i], b=m.names[j], actor=m.actors[i])
+        slots.update(a=m.names[i], b=m.names[j], actor=m.actors[i], who=m.roles[i])
         return template.format_map(slots)
 
-    def framed(clauses: Sequence[str], phrases: Sequence[str]) -> str:
-        if d.u() < 0.45:
-            slots["n"] = fill(d.pick(phrases))
+    def framed(clauses: Sequence[str], phrases: Sequence[str], ambiguous: Sequence[str]) -> str:
+        x = d.u()
+        if x < 0.45:
+            slots["n"] = fill(d.pick(phrases if x < 0.25 else ambiguous))
             slots["N"] = _cap(slots["n"])
             return fill(d.pick(_PHRASE_FRAMES))
         slots["e"] = fill(d.pick(clauses))
@@ -492,7 +500,7 @@ def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
         elif x < 0.86:
             body.append(fill(d.pick(_TEASERS)))
         elif x < 0.96:
-            body.append(framed(_DECOY_CLAUSES, _DECOY_PHRASES))
+            body.append(framed(_DECOY_CLAUSES, _DECOY_PHRASES, _AMBIGUOUS))
         else:
             slots["e"] = fill(d.pick(_EVENTS[d.below(len(_EVENTS))][1]))
             body.append(fill(d.pick(_HEDGE_FRAMES)))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
 
 from spoiler_assets.models.base import REVIEW_COLUMNS, SpoilerClassifier
 
 
-class SpoilerPyfunc(mlflow.pyfunc.PythonModel):
+class SpoilerPyfunc(PythonModel):
     """Wraps a classifier so that the registry stores it with its threshold.
 
     `predict` returns a frame with `spoiler_probability` and `is_spoiler`; callers that
