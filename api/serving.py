@@ -54,9 +54,7 @@ class ChampionSlot:
             except NoChampionError as exc:
                 if self._served is None:
                     raise
-                raise NoChampionError(
-                    f"{exc.reason}; still serving {_describe(self._served)}"
-                ) from exc
+                raise NoChampionError(f"{exc.reason}; still serving {_describe(self._served)}") from exc
             self._served = fresh
             logger.info("serving %s", _describe(fresh))
             return fresh

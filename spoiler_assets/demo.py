@@ -33,7 +33,9 @@ DEMO_SPEC = CorpusSpec(
 )
 EXAMPLES = (
     {"review_text": "Great cast and a moving score; the pacing drags a little in the middle."},
-    {"review_text": "I can't believe the detective turns out to be the killer, and then his brother dies at the end."},
+    {
+        "review_text": "I can't believe the detective turns out to be the killer, and then his brother dies at the end."
+    },
 )
 
 
@@ -46,7 +48,9 @@ def prepare_source(settings: Settings) -> None:
         return
     print(f"generating the SYNTHETIC demo corpus ({DEMO_SPEC.n_reviews:,} reviews) ...")
     corpus = generate_corpus(settings.default_source_dir, DEMO_SPEC)
-    print(f"  {corpus.n_reviews:,} synthetic reviews, {corpus.n_movies} movies, {corpus.n_spoilers:,} spoilers")
+    print(
+        f"  {corpus.n_reviews:,} synthetic reviews, {corpus.n_movies} movies, {corpus.n_spoilers:,} spoilers"
+    )
 
 
 def materialize_champion(settings: Settings) -> Comparison:
@@ -93,8 +97,19 @@ def serve_and_predict(settings: Settings) -> None:
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "SPOILER_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(root)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:build_app", "--port", str(port), "--log-level", "warning"],
-        cwd=root, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:build_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=root,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:

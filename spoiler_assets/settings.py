@@ -93,8 +93,7 @@ class Settings:
             s3_bucket=env.get("SPOILER_S3_BUCKET") or None,
             s3_prefix=env.get("SPOILER_S3_PREFIX", "spoiler-shield"),
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI")
-            or f"sqlite:///{data_dir / 'mlflow.db'}",
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir / 'mlflow.db'}",
             model_name=env.get("SPOILER_MODEL_NAME", DEFAULT_MODEL_NAME),
             max_bad_line_share=float(env.get("SPOILER_MAX_BAD_LINE_SHARE", "0.01")),
         )

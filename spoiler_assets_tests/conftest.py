@@ -54,7 +54,9 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 
     folder = tmp_path_factory.mktemp("synthetic_corpus")
-    generate_corpus(folder, CorpusSpec(n_reviews=1_500, n_movies=30, seed=3, first_month="2016-01", last_month="2016-12"))
+    generate_corpus(
+        folder, CorpusSpec(n_reviews=1_500, n_movies=30, seed=3, first_month="2016-01", last_month="2016-12")
+    )
     return folder
 
 
@@ -70,9 +72,20 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
     command = [
-        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
     ]
     log = (root / "server.log").open("w")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
@@ -85,7 +98,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.5)
         yield url
     finally:

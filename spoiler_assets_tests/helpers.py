@@ -12,8 +12,11 @@ from spoiler_assets.settings import Settings
 def corpus_settings(data_dir: Path, source: Path | str, first: str, last: str, **env: str) -> Settings:
     return Settings.from_env(
         {
-            "SPOILER_DATA_DIR": str(data_dir), "SPOILER_SOURCE": str(source),
-            "SPOILER_FIRST_MONTH": first, "SPOILER_LAST_MONTH": last, **env,
+            "SPOILER_DATA_DIR": str(data_dir),
+            "SPOILER_SOURCE": str(source),
+            "SPOILER_FIRST_MONTH": first,
+            "SPOILER_LAST_MONTH": last,
+            **env,
         }
     )
 

@@ -7,8 +7,13 @@ from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3Storag
 from spoiler_assets.settings import Settings
 
 EXPECTED_ASSETS = {
-    "raw_reviews", "movie_details", "cleaned_reviews", "review_split",
-    "baseline_model", "model_comparison", "champion_model",
+    "raw_reviews",
+    "movie_details",
+    "cleaned_reviews",
+    "review_split",
+    "baseline_model",
+    "model_comparison",
+    "champion_model",
 }
 
 
@@ -27,11 +32,24 @@ def test_champion_job_covers_the_whole_lineage(tmp_path: Path) -> None:
 
 
 def test_raw_reviews_partitions_follow_the_settings(tmp_path: Path) -> None:
-    settings = Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path), "SPOILER_FIRST_MONTH": "2015-03", "SPOILER_SOURCE": "/data", "SPOILER_LAST_MONTH": "2015-05"})
+    settings = Settings.from_env(
+        {
+            "SPOILER_DATA_DIR": str(tmp_path),
+            "SPOILER_FIRST_MONTH": "2015-03",
+            "SPOILER_SOURCE": "/data",
+            "SPOILER_LAST_MONTH": "2015-05",
+        }
+    )
     months = build_definitions(settings).resolve_assets_def("raw_reviews").partitions_def
     assert months is not None and months.get_partition_keys() == ["2015-03-01", "2015-04-01", "2015-05-01"]
 
 
 def test_s3_bucket_switches_storage_to_s3(tmp_path: Path) -> None:
-    settings = Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path), "SPOILER_S3_BUCKET": "b", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    settings = Settings.from_env(
+        {
+            "SPOILER_DATA_DIR": str(tmp_path),
+            "SPOILER_S3_BUCKET": "b",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        }
+    )
     assert isinstance(build_definitions(settings).resources["io_manager"], S3StorageIOManager)

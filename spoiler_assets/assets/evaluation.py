@@ -118,9 +118,12 @@ def champion_model(
         incumbent_model = mlflow_tracking.load_version(incumbent)
         incumbent_score = getattr(score_model(incumbent_model, _test_rows(review_split))[0], PRIMARY_METRIC)
     decision = decide_promotion(
-        model_comparison.winner, candidate_score,
-        incumbent.version if incumbent else None, incumbent_score,
-        PRIMARY_METRIC, config.tolerance,
+        model_comparison.winner,
+        candidate_score,
+        incumbent.version if incumbent else None,
+        incumbent_score,
+        PRIMARY_METRIC,
+        config.tolerance,
     )
     version = mlflow_tracking.register(
         winner.model_uri,
@@ -137,7 +140,13 @@ def champion_model(
     context.log.info(decision.reason)
     served = version if decision.promote or incumbent is None else incumbent
     yield dg.Output(
-        Champion(mlflow_tracking.model_name, str(served.version), model_comparison.winner, decision.promote, decision.reason),
+        Champion(
+            mlflow_tracking.model_name,
+            str(served.version),
+            model_comparison.winner,
+            decision.promote,
+            decision.reason,
+        ),
         metadata={
             "corpus": model_comparison.corpus,
             "registered_model": mlflow_tracking.model_name,

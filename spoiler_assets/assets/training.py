@@ -7,8 +7,8 @@ import mlflow
 import pandas as pd
 from pydantic import Field
 
-from spoiler_assets.models.baseline import BaselineParams, train_baseline
 from spoiler_assets.models.base import TrainedModel
+from spoiler_assets.models.baseline import BaselineParams, train_baseline
 from spoiler_assets.models.metrics import score_model
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
@@ -35,18 +35,25 @@ def baseline_model(
     """TF-IDF (word 1-2 grams) + logistic regression with balanced class weights; the
     decision threshold maximises F1 on the validation split."""
     params = BaselineParams(
-        max_features=config.max_features, ngram_max=config.ngram_max,
-        min_df=config.min_df, c=config.c, seed=config.seed,
+        max_features=config.max_features,
+        ngram_max=config.ngram_max,
+        min_df=config.min_df,
+        c=config.c,
+        seed=config.seed,
     )
     train = review_split[review_split["split"] == "train"]
     valid = review_split[review_split["split"] == "valid"]
     corpus = review_source.corpus_label()
-    with mlflow_tracking.start_run("baseline_model", tags={"corpus": corpus, "dagster_run_id": context.run.run_id}) as run:
+    with mlflow_tracking.start_run(
+        "baseline_model", tags={"corpus": corpus, "dagster_run_id": context.run.run_id}
+    ) as run:
         context.log.info(f"fitting TF-IDF + LR on {len(train):,} reviews")
         model = train_baseline(train, valid, params)
         valid_score, _ = score_model(model, valid)
         mlflow.log_params(asdict(params))
-        mlflow.log_metrics({f"valid_{k}": v for k, v in valid_score.as_dict().items() if isinstance(v, float)})
+        mlflow.log_metrics(
+            {f"valid_{k}": v for k, v in valid_score.as_dict().items() if isinstance(v, float)}
+        )
         model_uri = mlflow_tracking.log_classifier(model)
     return dg.Output(
         TrainedModel(classifier=model, run_id=run.info.run_id, model_uri=model_uri, corpus=corpus),

@@ -61,9 +61,9 @@ def clean_reviews(raw: pd.DataFrame, movies: pd.DataFrame) -> tuple[pd.DataFrame
     frame = frame[frame["review_text"] != ""]
     frame["text_hash"] = frame["review_text"].str.casefold().map(_digest)
     deduped, conflicts = resolve_duplicates(frame)
-    deduped["review_id"] = (
-        deduped["user_id"] + "|" + deduped["movie_id"] + "|" + deduped["text_hash"]
-    ).map(_digest)
+    deduped["review_id"] = (deduped["user_id"] + "|" + deduped["movie_id"] + "|" + deduped["text_hash"]).map(
+        _digest
+    )
     joined = deduped.merge(movies.drop(columns=["plot_summary"]), on="movie_id", how="left")
     joined["has_movie_details"] = joined["movie_id"].isin(set(movies["movie_id"]))
     joined["review_length_words"] = joined["review_text"].str.count(" ") + 1

@@ -13,8 +13,18 @@ _MONTHS = {
     name: number
     for number, name in enumerate(
         (
-            "January", "February", "March", "April", "May", "June", "July",
-            "August", "September", "October", "November", "December",
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
         ),
         start=1,
     )

@@ -32,12 +32,23 @@ DETAILS_FILE = "IMDB_movie_details.json"
 SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
 
 RAW_REVIEW_COLUMNS = (
-    "review_date", "movie_id", "user_id", "is_spoiler", "review_text", "rating",
-    "review_summary", "source_line",
+    "review_date",
+    "movie_id",
+    "user_id",
+    "is_spoiler",
+    "review_text",
+    "rating",
+    "review_summary",
+    "source_line",
 )
 MOVIE_COLUMNS = (
-    "movie_id", "plot_summary", "duration_minutes", "genres", "movie_rating",
-    "release_date", "plot_synopsis",
+    "movie_id",
+    "plot_summary",
+    "duration_minutes",
+    "genres",
+    "movie_rating",
+    "release_date",
+    "plot_synopsis",
 )
 _MAX_QUARANTINED_TEXT = 2_000
 _PROGRESS_EVERY = 100_000
@@ -69,9 +80,7 @@ class ReviewReadResult:
 
 @dataclass
 class _Columns:
-    values: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in RAW_REVIEW_COLUMNS}
-    )
+    values: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in RAW_REVIEW_COLUMNS})
 
     def append(self, row: Mapping[str, Any]) -> None:
         for column, values in self.values.items():

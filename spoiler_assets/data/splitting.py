@@ -40,9 +40,7 @@ def split_by_time(reviews: pd.DataFrame, config: SplitConfig = SplitConfig()) ->
     result = reviews.assign(split=pd.Categorical(split, categories=list(SPLITS)))
     counts = result["split"].value_counts()
     if (counts == 0).any():
-        raise ValueError(
-            f"not enough distinct review days to fill every split: {counts.to_dict()}"
-        )
+        raise ValueError(f"not enough distinct review days to fill every split: {counts.to_dict()}")
     check_no_leakage(result)
     return result
 
@@ -54,6 +52,6 @@ def check_no_leakage(split: pd.DataFrame) -> None:
         raise LeakageError(f"{int((per_text > 1).sum())} review texts appear in two splits")
     bounds = split.groupby("split", observed=True)["review_date"].agg(["min", "max"])
     present = [s for s in SPLITS if s in bounds.index]
-    for earlier, later in zip(present, present[1:]):
+    for earlier, later in zip(present, present[1:], strict=False):
         if bounds.loc[earlier, "max"] >= bounds.loc[later, "min"]:
             raise LeakageError(f"{earlier} reaches past the start of {later}")

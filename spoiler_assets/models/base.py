@@ -25,8 +25,9 @@ class SpoilerClassifier(Protocol):
         ...
 
 
-def reviews_frame(texts: list[str], movie_ids: list[str | None] | None = None,
-                  user_ids: list[str | None] | None = None) -> pd.DataFrame:
+def reviews_frame(
+    texts: list[str], movie_ids: list[str | None] | None = None, user_ids: list[str | None] | None = None
+) -> pd.DataFrame:
     """Build the batch frame that `SpoilerClassifier.predict_proba` takes."""
     n = len(texts)
     return pd.DataFrame(

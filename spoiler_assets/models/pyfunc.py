@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from spoiler_assets.models.base import REVIEW_COLUMNS, SpoilerClassifier
 
@@ -24,6 +24,4 @@ class SpoilerPyfunc(PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         frame = model_input.reindex(columns=list(REVIEW_COLUMNS))
         proba = np.asarray(self.classifier.predict_proba(frame), dtype=float)
-        return pd.DataFrame(
-            {"spoiler_probability": proba, "is_spoiler": proba >= self.classifier.threshold}
-        )
+        return pd.DataFrame({"spoiler_probability": proba, "is_spoiler": proba >= self.classifier.threshold})

@@ -14,7 +14,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     """Local disk and an SQLite MLflow store by default; S3 and a tracking server when set."""
     if settings.uses_s3:
         s3 = S3Resource(endpoint_url=settings.s3_endpoint_url)
-        io_manager: Any = S3StorageIOManager(s3=s3, s3_bucket=settings.s3_bucket or "", s3_prefix=settings.s3_prefix)
+        io_manager: Any = S3StorageIOManager(
+            s3=s3, s3_bucket=settings.s3_bucket or "", s3_prefix=settings.s3_prefix
+        )
         quarantine_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/quarantine"
     else:
         io_manager = LocalStorageIOManager(base_dir=str(settings.storage_dir))

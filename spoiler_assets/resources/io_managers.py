@@ -32,9 +32,7 @@ class _MultiPartitionOutputMixin(UPathIOManager):
             self.dump_to_path(context=context, obj=obj[partition_key], path=path)
 
 
-class _LocalPartitionedPickleIOManager(
-    _MultiPartitionOutputMixin, PickledObjectFilesystemIOManager
-):
+class _LocalPartitionedPickleIOManager(_MultiPartitionOutputMixin, PickledObjectFilesystemIOManager):
     pass
 
 

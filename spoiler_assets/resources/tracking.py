@@ -47,9 +47,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
     def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
         """An active MLflow run in this resource's store and experiment."""
         mlflow.set_tracking_uri(self.tracking_uri)
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=run_name, tags=tags
-        ) as run:
+        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=run_name, tags=tags) as run:
             yield run
 
     def log_classifier(self, classifier: SpoilerClassifier) -> str:

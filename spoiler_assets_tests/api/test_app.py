@@ -23,8 +23,13 @@ NO_CHAMPION = "no model registered as 'spoiler-shield@champion' yet"
 
 
 def served(classifier: SpoilerClassifier, version: str = "1") -> ServedModel:
-    return ServedModel(classifier, "spoiler-shield", version, run_id=f"run-{version}",
-                       loaded_at=datetime(2024, 1, 1, tzinfo=UTC))
+    return ServedModel(
+        classifier,
+        "spoiler-shield",
+        version,
+        run_id=f"run-{version}",
+        loaded_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
 
 
 class FakeProvider:
@@ -151,9 +156,20 @@ TOO_LONG = "x" * (MAX_REVIEW_CHARS + 1)
         ("/predict", b"{" + b" " * MAX_BODY_BYTES + b"}", 413),
     ],
     ids=[
-        "malformed-json", "empty-body", "not-an-object", "wrong-type", "wrong-id-type",
-        "missing-text", "empty-text", "text-too-long", "whitespace-text", "empty-batch",
-        "batch-too-large", "batch-text-too-long", "batch-whitespace-text", "batch-missing-field",
+        "malformed-json",
+        "empty-body",
+        "not-an-object",
+        "wrong-type",
+        "wrong-id-type",
+        "missing-text",
+        "empty-text",
+        "text-too-long",
+        "whitespace-text",
+        "empty-batch",
+        "batch-too-large",
+        "batch-text-too-long",
+        "batch-whitespace-text",
+        "batch-missing-field",
         "body-too-large",
     ],
 )

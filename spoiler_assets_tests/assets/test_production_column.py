@@ -21,9 +21,15 @@ def test_champion_lineage_on_s3_and_mlflow_server(
     for name in (REVIEWS_FILE, DETAILS_FILE, SYNTHETIC_MARKER):
         s3.upload_file(str(tiny_corpus / name), s3_bucket, f"landing/{name}")
     settings = corpus_settings(
-        tmp_path, f"s3://{s3_bucket}/landing", "2016-01", "2016-12",
-        SPOILER_S3_BUCKET=s3_bucket, SPOILER_S3_PREFIX="assets", AWS_ENDPOINT_URL=s3_endpoint,
-        MLFLOW_TRACKING_URI=mlflow_server, SPOILER_MODEL_NAME="spoiler-shield-s3",
+        tmp_path,
+        f"s3://{s3_bucket}/landing",
+        "2016-01",
+        "2016-12",
+        SPOILER_S3_BUCKET=s3_bucket,
+        SPOILER_S3_PREFIX="assets",
+        AWS_ENDPOINT_URL=s3_endpoint,
+        MLFLOW_TRACKING_URI=mlflow_server,
+        SPOILER_MODEL_NAME="spoiler-shield-s3",
     )
 
     result = run_champion_job(settings)

@@ -54,12 +54,18 @@ def main() -> None:
     if not (corpus_dir / "SYNTHETIC_CORPUS.json").exists():
         started = time.perf_counter()
         generate_corpus(corpus_dir, CorpusSpec(n_reviews=args.reviews, n_movies=args.movies, seed=11))
-        print(f"generated SYNTHETIC corpus: {args.reviews:,} reviews in {time.perf_counter() - started:.0f}s (not timed below)")
+        print(
+            f"generated SYNTHETIC corpus: {args.reviews:,} reviews in {time.perf_counter() - started:.0f}s (not timed below)"
+        )
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    settings = Settings.from_env({
-        "SPOILER_DATA_DIR": str(run_dir), "SPOILER_SOURCE": str(corpus_dir),
-        "SPOILER_FIRST_MONTH": SYNTHETIC_FIRST_MONTH, "SPOILER_LAST_MONTH": SYNTHETIC_LAST_MONTH,
-    })
+    settings = Settings.from_env(
+        {
+            "SPOILER_DATA_DIR": str(run_dir),
+            "SPOILER_SOURCE": str(corpus_dir),
+            "SPOILER_FIRST_MONTH": SYNTHETIC_FIRST_MONTH,
+            "SPOILER_LAST_MONTH": SYNTHETIC_LAST_MONTH,
+        }
+    )
     defs = build_definitions(settings)
     months = defs.resolve_assets_def("raw_reviews").partitions_def
     assert months is not None
@@ -79,14 +85,18 @@ def main() -> None:
 
     starts = {e.step_key: e.timestamp for e in result.all_events if e.event_type_value == "STEP_START"}
     ends = {e.step_key: e.timestamp for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
-    print(f"\nSYNTHETIC corpus, {args.reviews:,} reviews, {len(keys)} review months, {psutil.cpu_count()} CPUs")
+    print(
+        f"\nSYNTHETIC corpus, {args.reviews:,} reviews, {len(keys)} review months, {psutil.cpu_count()} CPUs"
+    )
     print(f"{'asset':<18}{'wall s':>9}{'peak RSS GB':>13}")
     for step in PATH:
         wall = ends[step] - starts[step]
         print(f"{step:<18}{wall:>9.1f}{sampler.peak(starts[step], ends[step]) / 1e9:>13.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     print(f"{'whole path':<18}{total:>9.1f}{peak:>13.2f}   (targets: < 600 s, < 6 GB)")
-    print(f"baseline test-free validation PR-AUC: {result.asset_materializations_for_node('baseline_model')[0].metadata['valid_pr_auc'].value:.4f} (SYNTHETIC)")
+    print(
+        f"baseline test-free validation PR-AUC: {result.asset_materializations_for_node('baseline_model')[0].metadata['valid_pr_auc'].value:.4f} (SYNTHETIC)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ def _raw(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 
 MOVIES = pd.DataFrame(
-    {"movie_id": ["tt0000001"], "plot_summary": ["p"], "duration_minutes": [100.0], "genres": [["Drama"]],
-     "movie_rating": [7.5], "release_date": [pd.Timestamp("2010-01-01")], "plot_synopsis": [""]}
+    {
+        "movie_id": ["tt0000001"],
+        "plot_summary": ["p"],
+        "duration_minutes": [100.0],
+        "genres": [["Drama"]],
+        "movie_rating": [7.5],
+        "release_date": [pd.Timestamp("2010-01-01")],
+        "plot_synopsis": [""],
+    }
 )
 
 
@@ -21,11 +28,13 @@ def test_normalize_repairs_glued_sentences_and_spaces() -> None:
 
 
 def test_duplicates_keep_earliest_with_majority_label() -> None:
-    raw = _raw([
-        {"review_text": "Same words", "is_spoiler": True, "review_date": "2015-03-01"},
-        {"review_text": "same  words", "is_spoiler": True, "review_date": "2015-01-01"},
-        {"review_text": "Same words", "is_spoiler": False, "review_date": "2015-02-01"},
-    ])
+    raw = _raw(
+        [
+            {"review_text": "Same words", "is_spoiler": True, "review_date": "2015-03-01"},
+            {"review_text": "same  words", "is_spoiler": True, "review_date": "2015-01-01"},
+            {"review_text": "Same words", "is_spoiler": False, "review_date": "2015-02-01"},
+        ]
+    )
     cleaned, report = clean_reviews(raw, MOVIES)
     assert len(cleaned) == 1
     assert cleaned.iloc[0]["review_date"] == pd.Timestamp("2015-01-01")
@@ -34,19 +43,28 @@ def test_duplicates_keep_earliest_with_majority_label() -> None:
 
 
 def test_duplicate_tie_counts_as_spoiler() -> None:
-    raw = _raw([
-        {"review_text": "Tie", "is_spoiler": False, "review_date": "2015-01-01"},
-        {"review_text": "Tie", "is_spoiler": True, "review_date": "2015-01-02"},
-    ])
+    raw = _raw(
+        [
+            {"review_text": "Tie", "is_spoiler": False, "review_date": "2015-01-01"},
+            {"review_text": "Tie", "is_spoiler": True, "review_date": "2015-01-02"},
+        ]
+    )
     cleaned, _ = clean_reviews(raw, MOVIES)
     assert bool(cleaned.iloc[0]["is_spoiler"]) is True
 
 
 def test_reviews_without_movie_details_are_kept() -> None:
-    raw = _raw([
-        {"review_text": "Known", "is_spoiler": False, "review_date": "2015-01-01"},
-        {"review_text": "Unknown", "is_spoiler": False, "review_date": "2015-01-02", "movie_id": "tt0000009"},
-    ])
+    raw = _raw(
+        [
+            {"review_text": "Known", "is_spoiler": False, "review_date": "2015-01-01"},
+            {
+                "review_text": "Unknown",
+                "is_spoiler": False,
+                "review_date": "2015-01-02",
+                "movie_id": "tt0000009",
+            },
+        ]
+    )
     cleaned, report = clean_reviews(raw, MOVIES)
     unknown = cleaned.set_index("movie_id").loc["tt0000009"]
     assert len(cleaned) == 2 and report.n_without_movie_details == 1

@@ -17,8 +17,13 @@ MONTHS = [d.strftime("%Y-%m-%d") for d in pd.date_range("1998-01-01", "2018-12-0
 
 def _review(**overrides: object) -> str:
     row = {
-        "review_date": "3 February 2017", "movie_id": "tt0111161", "user_id": "ur1",
-        "is_spoiler": False, "review_text": "Fine film.", "rating": "8", "review_summary": "ok",
+        "review_date": "3 February 2017",
+        "movie_id": "tt0111161",
+        "user_id": "ur1",
+        "is_spoiler": False,
+        "review_text": "Fine film.",
+        "rating": "8",
+        "review_summary": "ok",
     }
     row.update(overrides)
     return json.dumps(row)
@@ -58,7 +63,8 @@ def test_bad_lines_are_quarantined_with_reason(tmp_path: Path) -> None:
     _write(tmp_path, lines)
     result = read_reviews(str(tmp_path), months=None, valid_months=MONTHS, max_bad_share=0.05)
     assert [(b.line_no, b.reason.split(":")[0]) for b in result.bad_lines] == [
-        (99, "invalid JSON"), (100, "is_spoiler must be true/false, got 'yes'"),
+        (99, "invalid JSON"),
+        (100, "is_spoiler must be true/false, got 'yes'"),
     ]
     assert sum(len(f) for f in result.by_month.values()) == 98
 
@@ -76,8 +82,15 @@ def test_review_outside_every_partition_is_quarantined(tmp_path: Path) -> None:
 
 
 def test_details_with_trailing_slash_id_and_bad_duration(tmp_path: Path) -> None:
-    good = {"movie_id": "tt0000001/", "duration": "1h 30min", "genre": ["Drama"], "rating": 7.1,
-            "release_date": "2001-05-04", "plot_summary": "s", "plot_synopsis": ""}
+    good = {
+        "movie_id": "tt0000001/",
+        "duration": "1h 30min",
+        "genre": ["Drama"],
+        "rating": 7.1,
+        "release_date": "2001-05-04",
+        "plot_summary": "s",
+        "plot_synopsis": "",
+    }
     bad = dict(good, movie_id="tt0000002", duration="long")
     _write(tmp_path, [], [json.dumps(good), json.dumps(bad)])
     movies, refused = read_movie_details(str(tmp_path), max_bad_share=0.5)

@@ -7,15 +7,24 @@ from spoiler_assets.data.splitting import LeakageError, SplitConfig, check_no_le
 def _reviews(n_days: int = 50, per_day: int = 4) -> pd.DataFrame:
     days = pd.date_range("2015-01-01", periods=n_days, freq="D").repeat(per_day)
     return pd.DataFrame(
-        {"review_date": days, "text_hash": [f"h{i}" for i in range(len(days))],
-         "review_id": range(len(days)), "is_spoiler": [i % 4 == 0 for i in range(len(days))]}
+        {
+            "review_date": days,
+            "text_hash": [f"h{i}" for i in range(len(days))],
+            "review_id": range(len(days)),
+            "is_spoiler": [i % 4 == 0 for i in range(len(days))],
+        }
     )
 
 
 def test_newest_reviews_are_the_test_set() -> None:
     split = split_by_time(_reviews())
     bounds = split.groupby("split", observed=True)["review_date"].agg(["min", "max"])
-    assert bounds.loc["train", "max"] < bounds.loc["valid", "min"] <= bounds.loc["valid", "max"] < bounds.loc["test", "min"]
+    assert (
+        bounds.loc["train", "max"]
+        < bounds.loc["valid", "min"]
+        <= bounds.loc["valid", "max"]
+        < bounds.loc["test", "min"]
+    )
 
 
 def test_shares_are_close_to_config() -> None:
@@ -25,7 +34,10 @@ def test_shares_are_close_to_config() -> None:
 
 def test_split_is_reproducible() -> None:
     frame = _reviews()
-    assert split_by_time(frame)["split"].tolist() == split_by_time(frame.sample(frac=1, random_state=1)).sort_index()["split"].tolist()
+    assert (
+        split_by_time(frame)["split"].tolist()
+        == split_by_time(frame.sample(frac=1, random_state=1)).sort_index()["split"].tolist()
+    )
 
 
 def test_one_day_never_straddles_two_splits() -> None:

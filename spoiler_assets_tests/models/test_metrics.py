@@ -25,7 +25,9 @@ def test_threshold_maximises_f1() -> None:
 
 
 def test_score_of_a_perfect_rule() -> None:
-    test = pd.DataFrame({"review_text": ["he dies", "nice", "she dies", "fun"], "is_spoiler": [True, False, True, False]})
+    test = pd.DataFrame(
+        {"review_text": ["he dies", "nice", "she dies", "fun"], "is_spoiler": [True, False, True, False]}
+    )
     score, proba = score_model(KeywordModel(), test)
     assert (score.roc_auc, score.pr_auc, score.f1, score.n_test) == (1.0, 1.0, 1.0, 4)
     assert score.latency_ms_p50 > 0 and score.size_mb > 0

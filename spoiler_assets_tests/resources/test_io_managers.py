@@ -34,7 +34,11 @@ def _single_run_backfill(io_manager: Any) -> dg.ExecuteInProcessResult:
 def test_local_single_run_backfill_stores_each_partition(tmp_path: Path) -> None:
     result = _single_run_backfill(LocalStorageIOManager(base_dir=str(tmp_path)))
     assert result.output_for_node("combined") == [f"rows of 2017-0{m}-01" for m in (1, 2, 3)]
-    assert sorted(p.name for p in (tmp_path / "monthly").iterdir()) == ["2017-01-01", "2017-02-01", "2017-03-01"]
+    assert sorted(p.name for p in (tmp_path / "monthly").iterdir()) == [
+        "2017-01-01",
+        "2017-02-01",
+        "2017-03-01",
+    ]
 
 
 def test_one_partition_run_reads_back(tmp_path: Path) -> None:
