@@ -14,10 +14,12 @@ if [ ! -f "$venv/.complete" ]; then
   echo "installing dependencies into $venv (several GB, a few minutes the first time)" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip wheel >&2
+  # pip's warnings about this machine's missing local index folders are noise: drop them.
+  install() { "$venv/bin/pip" install --quiet "$@" 2> >(grep -v "is neither a file nor a directory" >&2); }
+  install --upgrade pip wheel
   # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
-  "$venv/bin/pip" install --quiet torch==2.13.0 >&2
-  "$venv/bin/pip" install --quiet -r requirements/base.in -r requirements/dev.in -c requirements/lock.txt >&2
+  install torch==2.13.0
+  install -r requirements/base.in -r requirements/dev.in -c requirements/lock.txt
   touch "$venv/.complete"
 fi
 echo "$venv"

@@ -66,6 +66,7 @@ def materialize_champion(settings: Settings) -> Comparison:
     result = defs.resolve_job_def("champion_job").execute_in_process(
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
     if not result.success:
@@ -95,7 +96,12 @@ def _post(url: str, body: dict[str, Any]) -> Any:
 def serve_and_predict(settings: Settings) -> None:
     port = _free_port()
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "SPOILER_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "SPOILER_DATA_DIR": str(settings.data_dir),
+        "PYTHONPATH": str(root),
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
     server = subprocess.Popen(
         [
             sys.executable,

@@ -16,7 +16,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,21 +42,23 @@ _FIRST = (
     "Vera", "Silas", "Hazel", "Owen", "Ruth", "Caleb", "Ivy", "Declan", "Greta", "Rafael", "June", "Anton",
     "Maeve", "Hugo", "Esther", "Milo", "Delia", "Conrad", "Talia", "Wesley", "Opal", "Desmond", "Rosa",
     "Lucian", "Nadia", "Harlan", "Celia", "Gideon", "Lydia", "Bram", "Petra", "Emmett", "Sabine", "Quentin",
-    "Willa", "Dorian", "Frieda", "Jasper", "Yara", "Otto", "Beatrix", "Roman", "Elsa", "Ezra", "Mina", "Cyrus",
+    "Willa", "Dorian", "Frieda", "Jasper", "Yara", "Otto", "Beatrix", "Roman", "Elsa", "Ezra", "Mina",
 )
 _LAST = (
     "Voss", "Hale", "Marlowe", "Quinn", "Adler", "Crane", "Whitlock", "Brandt", "Okafor", "Sato", "Reyes",
-    "Moreau", "Kessler", "Dunmore", "Ashby", "Castellano", "Novak", "Petrov", "Hargrove", "Ellery", "Fontaine",
-    "Holloway", "Mercer", "Calloway", "Stroud", "Beaumont", "Navarro", "Winslow", "Draper", "Kowalski", "Lang",
+    "Moreau", "Kessler", "Dunmore", "Ashby", "Castellano", "Novak", "Petrov", "Hargrove", "Ellery",
+    "Fontaine", "Holloway", "Mercer", "Calloway", "Stroud", "Beaumont", "Navarro", "Winslow", "Draper",
+    "Kowalski", "Lang",
 )
-_ACTOR_FIRST = ("Tom", "Kate", "Jack", "Emma", "Sam", "Anna", "Ben", "Julia", "Matt", "Laura", "Chris", "Sarah",
-                "Paul", "Helen", "Mark", "Amy", "Luke", "Grace", "Dan", "Rachel", "Idris", "Meryl", "Omar")
+_ACTOR_FIRST = ("Tom", "Kate", "Jack", "Emma", "Sam", "Anna", "Ben", "Julia", "Matt", "Laura", "Chris",
+                "Sarah", "Paul", "Helen", "Mark", "Amy", "Luke", "Grace", "Dan", "Rachel", "Idris", "Omar")
 _TITLE_ADJ = ("Silent", "Last", "Broken", "Crimson", "Hollow", "Distant", "Burning", "Frozen", "Hidden",
               "Endless", "Forgotten", "Iron", "Velvet", "Paper", "Midnight", "Golden", "Quiet", "Wild")
 _TITLE_NOUN = ("Harbor", "Crown", "Signal", "Orchard", "Frontier", "Promise", "Mirror", "Tide", "Garden",
                "Station", "Witness", "Covenant", "Horizon", "Lantern", "Kingdom", "Echo", "Bridge", "Winter")
-_GENRES = ("Action", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Drama", "Family", "Fantasy",
-           "History", "Horror", "Music", "Mystery", "Romance", "Sci-Fi", "Sport", "Thriller", "War", "Western")
+_GENRES = ("Action", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Drama", "Family",
+           "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Sci-Fi", "Sport", "Thriller",
+           "War", "Western")
 _ROLES = ("a detective", "a retired boxer", "a young nurse", "a con artist", "a widowed farmer",
           "a rookie cop", "an astronaut", "a journalist", "a schoolteacher", "a smuggler",
           "a violinist", "a soldier", "a lawyer", "a hacker", "a priest", "a thief",
@@ -172,7 +173,8 @@ _TEASERS = (
     "Does {a} make it out of the {p}? Watch it and find out.", "The ending split my friends down the middle.",
     "Everyone talks about the big reveal, and it deserves the hype.",
     "{a} has a secret, but the {film} takes its time with it.", "Keep an eye on {b}.",
-    "The {film} keeps asking whether {a} can trust {b}.", "Without spoiling anything, the last act is intense.",
+    "The {film} keeps asking whether {a} can trust {b}.",
+    "Without spoiling anything, the last act is intense.",
     "I guessed where it was going early, which took away some of the fun.",
     "The death scenes are brutal but never gratuitous.",
     "Someone close to {a} is not what they seem, and that is all I will say.",
@@ -208,7 +210,7 @@ _OPINIONS = (
     ("{actor} is {op} as {a}.", "{actor} delivers a {op} take on {a}."),
     ("The {perf} is {op} overall.", "All in all the {perf} came across as {op}."),
     ("I thought the {aspect} was {op}.", "Gotta say, the {aspect} was {op}."),
-    ("As a {genre} {film} it is {very} {op}.", "For a {genre} {film}, it is {very} {op}, no question."),
+    ("For {genre} fans it is {very} {op}.", "For fans of {genre}, it is {very} {op}, no question."),
     ("The scenes between {a} and {b} are {op}.", "Every scene with {a} and {b} is {op}, period."),
     ("{a} is the most interesting character here.", "{a} is lowkey the most interesting character."),
     ("I wish {b} had more screen time.", "Would have loved more {b}, tbh."),
@@ -231,17 +233,18 @@ _VERDICTS = (
     ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
     ("That is all I have to say.", "Anyway, that is my two cents."),
 )
-_SUMMARIES = ("{t}", "A {op} {film}", "{op} from start to finish", "Not what I expected", "{a} steals the show",
-              "What a ride", "Overrated", "Underrated", "{r} stars from me", "A {very} {op} {genre} {film}",
-              "Do not believe the hype", "{t}: my review")
+_SUMMARIES = ("{t}", "A {op} {film}", "{op} from start to finish", "Not what I expected", "What a ride",
+              "{a} steals the show", "Overrated", "Underrated", "{r}/10 from me", "{t}: my review",
+              "Do not believe the hype", "A {very} {op} {genre} {film}")
 # Per slot: (standard words, shifted words).
 _LEXICON = {
     "film": (("movie", "film"), ("flick", "picture", "feature")),
     "good": (("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
-             ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping", "riveting")),
+             ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping",
+              "riveting")),
     "bad": (("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
             ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland")),
-    "very": (("really", "very", "so", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
+    "very": (("really", "very", "truly", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
     "perf": (("acting", "cast", "lead performance"), ("ensemble", "casting", "character work")),
     "aspect": (("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script"),
                ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging")),
@@ -379,10 +382,10 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
         h, m = divmod(minutes[k], 60)
         movies.append(_Movie(
             movie_id=f"tt{int(ids[k]):07d}", title=title, genres=genres,
-            duration=f"{h}h {m}min" if h else f"{m}min", rating=float(ratings[k]),
+            duration=f"{h}h {m}min".replace(" 0min", "") if h else f"{m}min", rating=float(ratings[k]),
             release_date=dt.date.fromordinal(first_day - days_before[k]).isoformat(), names=names,
-            roles=[r.split(" ", 1)[1] for r in roles], actors=actors, place=place, premises=premises, events=events, plot_summary=summary,
-            plot_synopsis=synopsis_text))
+            roles=[r.split(" ", 1)[1] for r in roles], actors=actors, place=place, premises=premises,
+            events=events, plot_summary=summary, plot_synopsis=synopsis_text))
     return movies
 
 
@@ -424,17 +427,18 @@ def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movi
     user_bias = rng.normal(0.0, 1.0, n_users)
     movie_rating = np.array([m.rating for m in movies])
     base = movie_rating[movie] + user_bias[user_of] + rng.normal(0.0, 1.6, n)
-    extreme = rng.random(n) < 0.12
+    extreme = rng.random(n) < 0.25  # real ratings pile up at 10 and 1
     rating = np.clip(np.where(extreme, np.where(base >= 6, 10, 1), np.rint(base)), 1, 10).astype(int)
     first, last = _month_start(spec.first_month), _month_start(spec.last_month)
     n_months = (last.year - first.year) * 12 + last.month - first.month + 1
     starts = [dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
               for i in range(n_months + 1)]
-    month = rng.choice(n_months, n, p=(w := np.linspace(1.0, 2.0, n_months)) / w.sum())
+    growth = np.linspace(1.0, 2.0, n_months)  # the last month has twice the reviews of the first
+    month = rng.choice(n_months, n, p=growth / growth.sum())
     ordinals = np.array([s.toordinal() for s in starts])
     day = ordinals[month] + (rng.random(n) * (ordinals[month + 1] - ordinals[month])).astype(int)
     shifted = rng.random(n) < spec.vocabulary_shift
-    sentences = np.clip(np.rint(rng.lognormal(np.log(18.0), 0.65, n)), 2, 90).astype(int) + spoiler
+    sentences = np.clip(np.rint(rng.lognormal(np.log(20.0), 0.65, n)), 2, 90).astype(int) + spoiler
     n_dups = max(2, round(_DUPLICATE_SHARE * n)) if n >= 50 else 0
     pairs = np.sort(rng.choice(n, (n_dups, 2), replace=False), axis=1)
     src, dst = pairs[:, 0], pairs[:, 1]
@@ -449,17 +453,18 @@ def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movi
         no_details[rng.choice(reviewed, max(1, round(_NO_DETAILS_SHARE * n_movies)), replace=False)] = True
         with_details = np.flatnonzero(~no_details)
         slash_id[rng.choice(with_details, max(1, round(_SLASH_ID_SHARE * n_movies)), replace=False)] = True
+    copy_of = dict(zip(dst.tolist(), src.tolist(), strict=True))
     return _Plan(movie=movie, user=user_ids[user_of], day=day, rating=rating, spoiler=spoiler, label=label,
-                 shifted=shifted, sentences=sentences, copy_of=dict(zip(dst.tolist(), src.tolist())),
-                 no_details=no_details, slash_id=slash_id)
+                 shifted=shifted, sentences=sentences, copy_of=copy_of, no_details=no_details,
+                 slash_id=slash_id)
 
 
 def _lexicons() -> list[list[dict[str, Sequence[str]]]]:
     """Per style (standard, shifted) and sentiment (positive, negative, mixed)."""
     out = []
     for style in (0, 1):
-        base = {key: words[style] for key, words in _LEXICON.items()}
-        good, bad = base["good"], base["bad"]
+        base: dict[str, Sequence[str]] = {key: words[style] for key, words in _LEXICON.items()}
+        good, bad = _LEXICON["good"][style], _LEXICON["bad"][style]
         out.append([base | {"op": good}, base | {"op": bad}, base | {"op": good + bad}])
     return out
 
@@ -480,8 +485,8 @@ def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
 
     def framed(clauses: Sequence[str], phrases: Sequence[str], ambiguous: Sequence[str]) -> str:
         x = d.u()
-        if x < 0.45:
-            slots["n"] = fill(d.pick(phrases if x < 0.25 else ambiguous))
+        if x < 0.5:
+            slots["n"] = fill(d.pick(phrases if x < 0.2 else ambiguous))
             slots["N"] = _cap(slots["n"])
             return fill(d.pick(_PHRASE_FRAMES))
         slots["e"] = fill(d.pick(clauses))
@@ -509,14 +514,18 @@ def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
         for k in _shuffled(len(m.events), d)[:n_events]:
             body.insert(d.below(len(body) + 1), framed(*m.events[k]))
     head = [fill(_INTROS[d.below(len(_INTROS))][style])] if d.u() < 0.85 else []
-    if d.u() < (0.22 if spoiler else 0.04):
+    if d.u() < (0.15 if spoiler else 0.04):
         head.insert(0, d.pick(_WARNINGS if spoiler else _NO_SPOILERS))
     tail = [fill(_VERDICTS[d.below(len(_VERDICTS))][style])] if d.u() < 0.8 else []
     parts: list[str] = []
+    seen: set[str] = set()
     for sentence in head + body + tail:
         # Real reviews lost their line breaks: paragraphs often run together ("end.Next").
-        parts.append("" if not parts else ("" if d.u() < 0.1 else " "))
-        parts.append(sentence)
+        joined = d.u() < 0.1
+        if sentence in seen:  # small template pools: say nothing twice
+            continue
+        seen.add(sentence)
+        parts += [sentence] if not parts else ["" if joined else " ", sentence]
     return "".join(parts), _cap(fill(d.pick(_SUMMARIES)))
 
 
@@ -541,11 +550,11 @@ def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws
         chunk = slice(start, start + _CHUNK)
         rows = zip(plan.movie[chunk].tolist(), plan.user[chunk].tolist(), plan.day[chunk].tolist(),
                    plan.rating[chunk].tolist(), plan.spoiler[chunk].tolist(), plan.label[chunk].tolist(),
-                   plan.shifted[chunk].tolist(), plan.sentences[chunk].tolist())
+                   plan.shifted[chunk].tolist(), plan.sentences[chunk].tolist(), strict=True)
         for i, (mi, user, day, rating, spoiler, label, shifted, n_sent) in enumerate(rows, start):
             m = movies[mi]
-            sentiment = 0 if rating >= 7 else 1 if rating <= 4 else 2
-            text, summary = _review(m, rating, spoiler, int(shifted), n_sent, lexicons[int(shifted)][sentiment], d)
+            lexicon = lexicons[int(shifted)][0 if rating >= 7 else 1 if rating <= 4 else 2]
+            text, summary = _review(m, rating, spoiler, int(shifted), n_sent, lexicon, d)
             if i in sources:
                 kept[i] = text
             if i in plan.copy_of:
@@ -588,7 +597,8 @@ def _write_atomic(path: Path, lines: Iterable[str]) -> None:
 def _validate(spec: CorpusSpec) -> None:
     if spec.n_reviews < 1 or spec.n_movies < 1 or (spec.n_users is not None and spec.n_users < 1):
         raise ValueError(f"n_reviews, n_movies and n_users must be positive: {spec}")
-    if not 0 < spec.spoiler_share < 1 or not 0 <= spec.label_noise < 0.5 or not 0 <= spec.vocabulary_shift <= 1:
+    shares_ok = 0 < spec.spoiler_share < 1 and 0 <= spec.label_noise < 0.5 and 0 <= spec.vocabulary_shift <= 1
+    if not shares_ok:
         raise ValueError(f"spoiler_share must lie in (0, 1), label_noise in [0, 0.5), "
                          f"vocabulary_shift in [0, 1]: {spec}")
     if _month_start(spec.first_month) > _month_start(spec.last_month):
@@ -636,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         The exit status (0).
     """
     default = CorpusSpec()
-    parser = argparse.ArgumentParser(description="Generate a SYNTHETIC corpus in the IMDB Spoiler Dataset schema.")
+    parser = argparse.ArgumentParser(description="Generate a SYNTHETIC corpus in the IMDB Spoiler schema.")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--reviews", type=int, default=default.n_reviews)
     parser.add_argument("--movies", type=int, default=default.n_movies)
@@ -656,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = generate_corpus(args.out, spec)
     print(f"Wrote a SYNTHETIC corpus (not IMDB data) to {corpus.directory}: {corpus.n_reviews} reviews, "
           f"{corpus.n_spoilers} labelled spoilers, {corpus.n_movies} movies "
-          f"in {time.perf_counter() - started:.1f}s", file=sys.stdout)
+          f"in {time.perf_counter() - started:.1f}s")
     return 0
 
 
