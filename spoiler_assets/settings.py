@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Months covered by the synthetic corpus and by the real Kaggle dataset (its first
-# review is from 1998; its last from 2018).
+# First months of the synthetic corpus and of the real Kaggle dataset (its first review
+# is from 1998). Partitions run on to the current month unless SPOILER_LAST_MONTH is set,
+# so months that land later have a partition to go to.
 SYNTHETIC_FIRST_MONTH = "2014-01"
-SYNTHETIC_LAST_MONTH = "2017-12"
+SYNTHETIC_LAST_MONTH = "2017-12"  # last month the demo corpus generates
 KAGGLE_FIRST_MONTH = "1998-01"
 
 DEFAULT_MODEL_NAME = "spoiler-shield"
@@ -70,7 +71,7 @@ class Settings:
             SPOILER_SOURCE: folder or `s3://bucket/prefix` holding `IMDB_reviews.json` and
                 `IMDB_movie_details.json` (default: the synthetic corpus in the data dir).
             SPOILER_FIRST_MONTH / SPOILER_LAST_MONTH: `YYYY-MM` bounds of the monthly
-                review partitions (defaults follow the source).
+                review partitions (first month follows the source; open-ended by default).
             SPOILER_S3_BUCKET, SPOILER_S3_PREFIX, AWS_ENDPOINT_URL: asset storage on S3.
             MLFLOW_TRACKING_URI: an MLflow server (default: SQLite file in the data dir).
             SPOILER_MODEL_NAME: registered model name (default `spoiler-shield`).
@@ -84,7 +85,7 @@ class Settings:
         first = env.get("SPOILER_FIRST_MONTH") or (
             SYNTHETIC_FIRST_MONTH if is_default else KAGGLE_FIRST_MONTH
         )
-        last = env.get("SPOILER_LAST_MONTH") or (SYNTHETIC_LAST_MONTH if is_default else None)
+        last = env.get("SPOILER_LAST_MONTH") or None
         return cls(
             data_dir=data_dir,
             source_uri=source,
