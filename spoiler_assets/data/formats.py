@@ -9,6 +9,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+# The dataset's file names, and the marker the synthetic generator writes beside them:
+# its presence labels a corpus synthetic everywhere it is shown.
+REVIEWS_FILE = "IMDB_reviews.json"
+DETAILS_FILE = "IMDB_movie_details.json"
+SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
+
 _MONTHS = {
     name: number
     for number, name in enumerate(

@@ -17,6 +17,9 @@ import fsspec
 import pandas as pd
 
 from spoiler_assets.data.formats import (
+    DETAILS_FILE,
+    REVIEWS_FILE,
+    SYNTHETIC_MARKER,
     month_key,
     normalize_movie_id,
     parse_duration_minutes,
@@ -24,12 +27,6 @@ from spoiler_assets.data.formats import (
     parse_review_date,
     parse_review_rating,
 )
-
-REVIEWS_FILE = "IMDB_reviews.json"
-DETAILS_FILE = "IMDB_movie_details.json"
-# Written next to the two files by the synthetic generator; its presence labels the
-# corpus synthetic everywhere it is shown.
-SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
 
 RAW_REVIEW_COLUMNS = (
     "review_date",

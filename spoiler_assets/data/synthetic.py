@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REVIEWS_FILE = "IMDB_reviews.json"
-DETAILS_FILE = "IMDB_movie_details.json"
-SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
+from spoiler_assets.data.formats import DETAILS_FILE, REVIEWS_FILE, SYNTHETIC_MARKER
 
 # Shares of the real-data quirks (see shared/data/README.md for the real figures).
 _SLASH_ID_SHARE = 0.03

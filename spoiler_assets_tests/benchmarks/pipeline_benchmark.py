@@ -20,7 +20,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.definitions import build_definitions
-from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, SYNTHETIC_LAST_MONTH, Settings
+from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, Settings
 
 PATH = ["raw_reviews", "movie_details", "cleaned_reviews", "review_split", "baseline_model"]
 
@@ -63,7 +63,7 @@ def main() -> None:
             "SPOILER_DATA_DIR": str(run_dir),
             "SPOILER_SOURCE": str(corpus_dir),
             "SPOILER_FIRST_MONTH": SYNTHETIC_FIRST_MONTH,
-            "SPOILER_LAST_MONTH": SYNTHETIC_LAST_MONTH,
+
         }
     )
     defs = build_definitions(settings)
