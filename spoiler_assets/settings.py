@@ -35,6 +35,8 @@ class Settings:
     mlflow_tracking_uri: str
     model_name: str
     max_bad_line_share: float
+    landing_uri: str = ""
+    sensor_interval_s: int = 60
 
     @property
     def uses_s3(self) -> bool:
@@ -76,6 +78,9 @@ class Settings:
             MLFLOW_TRACKING_URI: an MLflow server (default: SQLite file in the data dir).
             SPOILER_MODEL_NAME: registered model name (default `spoiler-shield`).
             SPOILER_MAX_BAD_LINE_SHARE: share of unparseable lines tolerated (default 0.01).
+            SPOILER_LANDING_URI: folder or s3:// prefix where new review files land
+                (default: `landing` in the data dir, or under the S3 prefix).
+            SPOILER_SENSOR_INTERVAL_S: seconds between sensor ticks (default 60).
         """
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SPOILER_DATA_DIR", ".spoiler_data")).resolve()
@@ -97,7 +102,16 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir / 'mlflow.db'}",
             model_name=env.get("SPOILER_MODEL_NAME", DEFAULT_MODEL_NAME),
             max_bad_line_share=float(env.get("SPOILER_MAX_BAD_LINE_SHARE", "0.01")),
+            landing_uri=env.get("SPOILER_LANDING_URI") or _landing_default(env, data_dir),
+            sensor_interval_s=int(env.get("SPOILER_SENSOR_INTERVAL_S", "60")),
         )
+
+
+def _landing_default(env: Mapping[str, str], data_dir: Path) -> str:
+    bucket = env.get("SPOILER_S3_BUCKET")
+    if bucket:
+        return f"s3://{bucket}/{env.get('SPOILER_S3_PREFIX', 'spoiler-shield')}/landing"
+    return str(data_dir / "landing")
 
 
 def _check_month(value: str, name: str) -> str:

@@ -5,7 +5,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from spoiler_assets.resources.locations import QuarantineResource, ReviewSourceResource
+from spoiler_assets.data.kaggle import BadLine, ReviewReadResult, TooManyBadLinesError, merge_results
+from spoiler_assets.resources.locations import (
+    LandingZoneResource,
+    QuarantineResource,
+    ReviewSourceResource,
+)
 
 INGESTION = "ingestion"
 
@@ -22,22 +27,33 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
     def raw_reviews(
         context: dg.AssetExecutionContext,
         review_source: ReviewSourceResource,
+        landing_zone: LandingZoneResource,
         quarantine: QuarantineResource,
     ) -> dg.Output[Any]:
-        """Reviews as read from `IMDB_reviews.json`, one partition per review month.
+        """Reviews as read from `IMDB_reviews.json` and the files in the landing zone, one
+        partition per review month.
 
         A backfill of many months runs as one run that reads the source file once. Lines
-        that do not parse or break the schema are quarantined with their reason.
+        that do not parse or break the schema are quarantined with their reason; a landed
+        file with too many of them is refused whole (and quarantined), not retried.
         """
         months = context.partition_keys
-        result = review_source.read_reviews(
-            months=months,
-            valid_months=partitions_def.get_partition_keys(),
-            progress=lambda n: context.log.info(f"read {n:,} review lines"),
-        )
+        valid_months = partitions_def.get_partition_keys()
+        results = [
+            review_source.read_reviews(
+                months=months,
+                valid_months=valid_months,
+                progress=lambda n: context.log.info(f"read {n:,} review lines"),
+            )
+        ]
+        landed, refused = _read_landed(landing_zone, months, valid_months, review_source.max_bad_line_share)
+        result = merge_results(results + landed)
+        result.bad_lines.extend(refused)
         metadata: dict[str, Any] = {
             "corpus": review_source.corpus_label(),
             "source": review_source.base_uri,
+            "landed_files_read": len(landed),
+            "landed_files_refused": len(refused),
             "rows": sum(len(f) for f in result.by_month.values()),
             "partitions": len(months),
             "lines_read": result.n_lines,
@@ -55,6 +71,18 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
         return dg.Output(result.by_month, metadata=metadata)
 
     return raw_reviews
+
+
+def _read_landed(
+    landing_zone: LandingZoneResource, months: list[str], valid_months: list[str], max_bad_share: float
+) -> tuple[list[ReviewReadResult], list[BadLine]]:
+    results, refused = [], []
+    for name in landing_zone.list_files():
+        try:
+            results.append(landing_zone.read(name, months, valid_months, max_bad_share))
+        except (TooManyBadLinesError, ValueError) as err:
+            refused.append(BadLine(name, 0, f"whole file refused: {err}", ""))
+    return results, refused
 
 
 @dg.asset(group_name=INGESTION, kinds={"pandas"})

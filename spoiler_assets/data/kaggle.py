@@ -159,8 +159,13 @@ def check_bad_share(file: str, bad: list[BadLine], n_lines: int, max_share: floa
         )
 
 
-def read_reviews(
-    source_uri: str,
+def read_reviews(source_uri: str, **kwargs: Any) -> ReviewReadResult:
+    """Read `IMDB_reviews.json` in the `source_uri` folder; see `read_review_file`."""
+    return read_review_file(join_uri(source_uri, REVIEWS_FILE), **kwargs)
+
+
+def read_review_file(
+    uri: str,
     *,
     months: Collection[str] | None,
     valid_months: Collection[str],
@@ -168,10 +173,10 @@ def read_reviews(
     storage_options: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReviewReadResult:
-    """Read the reviews file once, keeping the rows of `months` (all when None).
+    """Read a reviews file (JSON lines) once, keeping the rows of `months` (all when None).
 
     Args:
-        source_uri: folder (local path or s3:// URI) holding `IMDB_reviews.json`.
+        uri: the file, a local path or s3:// URI.
         months: partition keys ("2017-02-01") to keep; rows of other valid months are
             counted in `n_other_months`.
         valid_months: every partition key that exists; a review dated outside them is
@@ -179,7 +184,7 @@ def read_reviews(
         max_bad_share: refuse the file when more than this share of lines is bad.
         progress: called with the number of lines read so far, every 100,000 lines.
     """
-    uri = join_uri(source_uri, REVIEWS_FILE)
+    file_name = uri.rsplit("/", 1)[-1]
     wanted = set(valid_months) if months is None else set(months)
     valid = set(valid_months)
     columns: dict[str, _Columns] = {m: _Columns() for m in sorted(wanted)}
@@ -195,7 +200,7 @@ def read_reviews(
             if key not in valid:
                 raise ValueError(f"review month {key[:7]} is outside the partitions")
         except ValueError as err:
-            bad.append(BadLine(REVIEWS_FILE, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
+            bad.append(BadLine(file_name, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
             continue
         if key not in wanted:
             n_other += 1
@@ -256,3 +261,17 @@ def read_movie_details(
     frame = pd.DataFrame(list(rows.values()), columns=list(MOVIE_COLUMNS))
     frame["release_date"] = pd.to_datetime(frame["release_date"])
     return frame.astype({"duration_minutes": "float64", "movie_rating": "float64"}), bad
+
+
+def merge_results(results: list[ReviewReadResult]) -> ReviewReadResult:
+    """One result from several files read for the same months."""
+    months = sorted({m for r in results for m in r.by_month})
+    by_month = {
+        m: pd.concat([r.by_month[m] for r in results if m in r.by_month], ignore_index=True) for m in months
+    }
+    return ReviewReadResult(
+        by_month=by_month,
+        bad_lines=[b for r in results for b in r.bad_lines],
+        n_lines=sum(r.n_lines for r in results),
+        n_other_months=sum(r.n_other_months for r in results),
+    )

@@ -5,7 +5,11 @@ from typing import Any
 from dagster_aws.s3 import S3Resource
 
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
-from spoiler_assets.resources.locations import QuarantineResource, ReviewSourceResource
+from spoiler_assets.resources.locations import (
+    LandingZoneResource,
+    QuarantineResource,
+    ReviewSourceResource,
+)
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets.settings import Settings
 
@@ -27,6 +31,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             base_uri=settings.source_uri,
             endpoint_url=settings.s3_endpoint_url,
             max_bad_line_share=settings.max_bad_line_share,
+        ),
+        "landing_zone": LandingZoneResource(
+            base_uri=settings.landing_uri, endpoint_url=settings.s3_endpoint_url
         ),
         "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=settings.s3_endpoint_url),
         "mlflow_tracking": MlflowTrackingResource(

@@ -18,6 +18,7 @@ from spoiler_assets.data.kaggle import (
     ReviewReadResult,
     join_uri,
     read_movie_details,
+    read_review_file,
     read_reviews,
     source_is_synthetic,
 )
@@ -79,3 +80,30 @@ class QuarantineResource(_FsspecLocation):
                 record = {"file": bad.file, "line_no": bad.line_no, "reason": bad.reason, "text": bad.text}
                 out.write(json.dumps(record) + "\n")
         return uri
+
+
+class LandingZoneResource(_FsspecLocation):
+    """Where new review files (JSON lines, Kaggle schema) land after the initial load."""
+
+    def list_files(self) -> list[str]:
+        """Names of the landed review files, sorted."""
+        fs, path = fsspec.core.url_to_fs(self.base_uri, **self.storage_options())
+        if not fs.exists(path):
+            return []
+        names = (entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False))
+        return sorted(n for n in names if n.endswith((".json", ".jsonl")) and not n.startswith("."))
+
+    def read(
+        self,
+        name: str,
+        months: Collection[str] | None,
+        valid_months: Collection[str],
+        max_bad_share: float,
+    ) -> ReviewReadResult:
+        return read_review_file(
+            join_uri(self.base_uri, name),
+            months=months,
+            valid_months=valid_months,
+            max_bad_share=max_bad_share,
+            storage_options=self.storage_options(),
+        )

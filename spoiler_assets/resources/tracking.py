@@ -9,6 +9,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
 from pydantic import Field
 
 from spoiler_assets.models.base import SpoilerClassifier
@@ -18,6 +20,18 @@ from spoiler_assets.models.pyfunc import SpoilerPyfunc
 # time inferring requirements by importing the model.
 _MODEL_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
 CHAMPION_ALIAS = "champion"
+_SIGNATURE = ModelSignature(
+    inputs=Schema(
+        [
+            ColSpec(DataType.string, "review_text"),
+            ColSpec(DataType.string, "movie_id", required=False),
+            ColSpec(DataType.string, "user_id", required=False),
+        ]
+    ),
+    outputs=Schema(
+        [ColSpec(DataType.double, "spoiler_probability"), ColSpec(DataType.boolean, "is_spoiler")]
+    ),
+)
 
 
 class MlflowTrackingResource(dg.ConfigurableResource):
@@ -56,6 +70,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
             name="model",
             python_model=SpoilerPyfunc(classifier),
             pip_requirements=_MODEL_REQUIREMENTS,
+            signature=_SIGNATURE,
         )
         return str(info.model_uri)
 
