@@ -3,28 +3,72 @@
 import dagster as dg
 
 from spoiler_assets.assets.evaluation import champion_model, model_comparison
+from spoiler_assets.assets.features import (
+    build_review_feature_source,
+    feature_registry,
+    movie_feature_source,
+    online_features,
+    training_dataset,
+    user_history_source,
+)
+from spoiler_assets.assets.hybrid import build_review_embeddings, mlp_model, xgboost_model
 from spoiler_assets.assets.ingestion import build_raw_reviews, movie_details
+from spoiler_assets.assets.monitoring import build_monitoring_assets
 from spoiler_assets.assets.preparation import cleaned_reviews, review_split
 from spoiler_assets.assets.training import baseline_model
-from spoiler_assets.jobs import champion_job
+from spoiler_assets.checks import (
+    build_raw_review_checks,
+    cleaned_reviews_duplicates,
+    cleaned_reviews_label_share,
+    cleaned_reviews_nulls,
+    model_checks,
+)
+from spoiler_assets.jobs import build_monthly_jobs, champion_job, retraining_job
 from spoiler_assets.partitions import review_months
 from spoiler_assets.resources.environment import build_resources
+from spoiler_assets.schedules import build_batch_scoring_schedule, retraining_schedule
+from spoiler_assets.sensors import build_drift_sensor, build_landing_sensor, run_failure_sensor
 from spoiler_assets.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything in the code location, for the given settings."""
+    months = review_months(settings)
+    landing_job, batch_scoring_job = build_monthly_jobs(months)
     return dg.Definitions(
         assets=[
-            build_raw_reviews(review_months(settings)),
+            build_raw_reviews(months),
             movie_details,
             cleaned_reviews,
             review_split,
             baseline_model,
+            movie_feature_source,
+            user_history_source,
+            build_review_feature_source(months),
+            feature_registry,
+            online_features,
+            training_dataset,
+            build_review_embeddings(months),
+            xgboost_model,
+            mlp_model,
             model_comparison,
             champion_model,
+            *build_monitoring_assets(months),
         ],
-        jobs=[champion_job],
+        asset_checks=[
+            *build_raw_review_checks(months),
+            cleaned_reviews_nulls,
+            cleaned_reviews_label_share,
+            cleaned_reviews_duplicates,
+            *model_checks,
+        ],
+        jobs=[champion_job, retraining_job, landing_job, batch_scoring_job],
+        sensors=[
+            build_landing_sensor(months, landing_job, settings.sensor_interval_s),
+            build_drift_sensor(retraining_job),
+            run_failure_sensor,
+        ],
+        schedules=[retraining_schedule, build_batch_scoring_schedule(batch_scoring_job)],
         resources=build_resources(settings),
     )
 

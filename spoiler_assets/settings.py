@@ -19,6 +19,9 @@ SYNTHETIC_LAST_MONTH = "2017-12"  # last month the demo corpus generates
 KAGGLE_FIRST_MONTH = "1998-01"
 
 DEFAULT_MODEL_NAME = "spoiler-shield"
+DEFAULT_FEAST_PROJECT = "spoiler_shield"
+# The Feast definitions (declarative only) at the top of the repository.
+DEFAULT_FEATURE_REPO = Path(__file__).resolve().parents[1] / "feature_repo"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Settings:
     mlflow_tracking_uri: str
     model_name: str
     max_bad_line_share: float
+    redis_url: str | None = None
+    feature_repo_dir: Path = DEFAULT_FEATURE_REPO
+    feast_project: str = DEFAULT_FEAST_PROJECT
     landing_uri: str = ""
     sensor_interval_s: int = 60
 
@@ -61,6 +67,18 @@ class Settings:
         return self.data_dir / "mlartifacts"
 
     @property
+    def feature_store_dir(self) -> Path:
+        """Local home of the Feast registry, SQLite online store and (embedded) sources."""
+        return self.data_dir / "feature_store"
+
+    @property
+    def feature_store_uri(self) -> str:
+        """Where the Feast offline sources (parquet) and registry live: disk or S3."""
+        if self.uses_s3:
+            return f"s3://{self.s3_bucket}/{self.s3_prefix}/feature_store"
+        return str(self.feature_store_dir)
+
+    @property
     def uses_local_mlflow(self) -> bool:
         return self.mlflow_tracking_uri.startswith("sqlite:")
 
@@ -81,6 +99,10 @@ class Settings:
             SPOILER_LANDING_URI: folder or s3:// prefix where new review files land
                 (default: `landing` in the data dir, or under the S3 prefix).
             SPOILER_SENSOR_INTERVAL_S: seconds between sensor ticks (default 60).
+            REDIS_URL: Feast online store on Redis, e.g. `redis://host:6379/0` (default:
+                a SQLite file in the data dir).
+            SPOILER_FEATURE_REPO: folder of the Feast definitions (default `feature_repo/`).
+            SPOILER_FEAST_PROJECT: Feast project name (default `spoiler_shield`).
         """
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SPOILER_DATA_DIR", ".spoiler_data")).resolve()
@@ -104,6 +126,9 @@ class Settings:
             max_bad_line_share=float(env.get("SPOILER_MAX_BAD_LINE_SHARE", "0.01")),
             landing_uri=env.get("SPOILER_LANDING_URI") or _landing_default(env, data_dir),
             sensor_interval_s=int(env.get("SPOILER_SENSOR_INTERVAL_S", "60")),
+            redis_url=env.get("REDIS_URL") or None,
+            feature_repo_dir=Path(env.get("SPOILER_FEATURE_REPO") or DEFAULT_FEATURE_REPO).resolve(),
+            feast_project=env.get("SPOILER_FEAST_PROJECT") or DEFAULT_FEAST_PROJECT,
         )
 
 

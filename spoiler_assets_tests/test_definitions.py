@@ -6,7 +6,8 @@ from spoiler_assets.definitions import build_definitions
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
 from spoiler_assets.settings import Settings
 
-EXPECTED_ASSETS = {
+MONITORING_ASSETS = {"batch_predictions", "drift_report"}
+LINEAGE_ASSETS = {
     "raw_reviews",
     "movie_details",
     "cleaned_reviews",
@@ -21,14 +22,14 @@ def test_definitions_load_on_the_embedded_default(tmp_path: Path) -> None:
     defs = build_definitions(Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path)}))
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == EXPECTED_ASSETS
+    assert keys == LINEAGE_ASSETS | MONITORING_ASSETS
     assert isinstance(defs.resources["io_manager"], LocalStorageIOManager)
 
 
 def test_champion_job_covers_the_whole_lineage(tmp_path: Path) -> None:
     defs = build_definitions(Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path)}))
     job = defs.resolve_job_def("champion_job")
-    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == EXPECTED_ASSETS
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == LINEAGE_ASSETS
 
 
 def test_raw_reviews_partitions_follow_the_settings(tmp_path: Path) -> None:

@@ -17,9 +17,8 @@ TRAINING = "training"
 
 
 class BaselineConfig(dg.Config):
-    max_features: int = Field(default=100_000, description="TF-IDF vocabulary size")
+    hash_bits: int = Field(default=20, description="log2 of the number of hashed TF-IDF features")
     ngram_max: int = Field(default=2, description="Longest word n-gram")
-    min_df: int = Field(default=3, description="Minimum document frequency of a term")
     c: float = Field(default=4.0, description="Inverse L2 regularisation strength")
     seed: int = Field(default=7, description="Random seed")
 
@@ -35,9 +34,8 @@ def baseline_model(
     """TF-IDF (word 1-2 grams) + logistic regression with balanced class weights; the
     decision threshold maximises F1 on the validation split."""
     params = BaselineParams(
-        max_features=config.max_features,
+        hash_bits=config.hash_bits,
         ngram_max=config.ngram_max,
-        min_df=config.min_df,
         c=config.c,
         seed=config.seed,
     )

@@ -238,12 +238,12 @@ class _LoopState:
 
 
 class _Session:
-    """Without Ray: one process, no checkpoints; `on_epoch` sees each epoch's metrics."""
+    """One process, no checkpoints; `report` sees each epoch's metrics (local run or Tune trial)."""
 
     rank, world = 0, 1
 
-    def __init__(self, on_epoch: Callable[[dict[str, Any]], None] | None) -> None:
-        self.on_epoch = on_epoch
+    def __init__(self, report: Callable[[dict[str, Any]], Any] | None) -> None:
+        self.on_report = report
 
     def prepare(self, model: torch.nn.Module, use_gpu: GpuChoice) -> tuple[torch.nn.Module, torch.device]:
         device = pick_device(use_gpu)
@@ -257,8 +257,8 @@ class _Session:
         yield None
 
     def report(self, metrics: dict[str, Any], save: Callable[[Path], None]) -> None:
-        if self.on_epoch is not None:
-            self.on_epoch(metrics)
+        if self.on_report is not None:
+            self.on_report(metrics)
 
 
 class _RaySession(_Session):
@@ -345,12 +345,24 @@ def _evaluate(
     return pr_auc, proba
 
 
+def _session(config: dict[str, Any]) -> _Session:
+    runner = config.get("runner", "local")
+    if runner == "train":
+        return _RaySession(config.get("progress_queue"))
+    if runner == "tune":
+        import ray.tune
+
+        return _Session(ray.tune.report)
+    return _Session(config.get("on_epoch"))
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     """Fine-tune on `config["data"]` (a `TrainData` or its Ray object ref) with
     `config["params"]` (a `TransformerParams` as a dict); returns the per-epoch metrics.
 
-    Under Ray Train (`config["ray"]`) it resumes from `ray.train.get_checkpoint()` and
-    reports a checkpoint per epoch; otherwise it runs in this process.
+    `config["runner"]`: "train" under Ray Train (DDP; resumes from `ray.train.get_checkpoint()`
+    and reports a checkpoint per epoch), "tune" in a Ray Tune trial (reports metrics), or
+    "local" (default): this process only, `config["on_epoch"]` sees each epoch's metrics.
     """
     params = TransformerParams(**config["params"])
     data = config["data"]
@@ -484,7 +496,7 @@ def _train_data(train: pd.DataFrame, valid: pd.DataFrame) -> TrainData:
 
 
 def _scaling(params: TransformerParams) -> tuple[bool, int]:
-    """Whether workers get a GPU, and how many CPUs (threads) each gets."""
+    """Whether each worker gets a GPU, and how many CPUs (threads)."""
     import ray
 
     use_gpu = ray.cluster_resources().get("GPU", 0) >= 1 if params.use_gpu == "auto" else bool(params.use_gpu)
@@ -593,23 +605,14 @@ def _classifier(
     return TransformerClassifier(model, tokenizer, threshold, params.max_length, name=name, training=summary)
 
 
-def _tune_trial(
-    config: dict[str, Any],
-    data_ref: Any,
-    base: TransformerParams,
-    storage_path: str,
-    run_name: str,
-    storage_filesystem: pyarrow.fs.FileSystem | None,
-) -> None:
-    """One Tune trial: drives a whole Ray Train run, its epochs reported back to Tune."""
-    import ray.tune
-    from ray.tune.integration.ray_train import TuneReportCallback
+def _tune_trial(config: dict[str, Any], data_ref: Any, base: TransformerParams, cpus: int) -> None:
+    """One Tune trial: the training loop in the trial's own actor, one report per epoch.
 
+    Not a nested Ray Train run: ASHA kills stopped trials, and a Train run killed that way
+    leaves its placement group behind unless Ray's state API (the dashboard) is up.
+    """
     params = replace(base, **config)
-    name = f"{run_name}-{ray.tune.get_context().get_trial_id()}"
-    trainer = _trainer(data_ref, params, storage_path, name, storage_filesystem)
-    trainer.run_config.callbacks = [TuneReportCallback()]
-    trainer.fit()
+    train_loop_per_worker({"params": asdict(params), "data": data_ref, "runner": "tune", "cpu_threads": cpus})
 
 
 def tune_transformer(
@@ -622,8 +625,9 @@ def tune_transformer(
     storage_filesystem: pyarrow.fs.FileSystem | None = None,
 ) -> tuple[TransformerParams, pd.DataFrame]:
     """Search learning rate, batch size and epochs with ASHA (stops weak trials after an
-    epoch); returns `base` with the best values and one row per trial. A search kept
-    under `storage_path`/`run_name` is resumed rather than started again."""
+    epoch); returns `base` with the best values and one row per trial. Each trial trains
+    in one process (a GPU each where there are GPUs). A search kept under
+    `storage_path`/`run_name` is resumed rather than started again."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -640,17 +644,10 @@ def tune_transformer(
     }
     data = _train_data(stratified_sample(train, base.sample_fraction, base.seed), valid)
     with ray_session():
-        _, cpus = _scaling(base)
+        use_gpu, cpus = _scaling(base)
         trial = tune.with_resources(
-            tune.with_parameters(
-                _tune_trial,
-                data_ref=ray.put(data),
-                base=replace(base, cpus_per_worker=cpus),
-                storage_path=storage_path,
-                run_name=run_name,
-                storage_filesystem=storage_filesystem,
-            ),
-            {"cpu": 0},  # the trial only drives a Train run; its workers hold the CPUs
+            tune.with_parameters(_tune_trial, data_ref=ray.put(data), base=base, cpus=cpus),
+            {"cpu": cpus, "gpu": int(use_gpu)},
         )
         path = f"{storage_path.rstrip('/')}/{run_name}"
         if tune.Tuner.can_restore(path, storage_filesystem=storage_filesystem):
@@ -658,14 +655,12 @@ def tune_transformer(
                 path, trial, resume_errored=True, storage_filesystem=storage_filesystem
             )
         else:
-            concurrent = max(1, int(ray.cluster_resources().get("CPU", 1)) // (cpus * base.num_workers))
             tuner = tune.Tuner(
                 trial,
                 param_space=space,
                 tune_config=tune.TuneConfig(
                     num_samples=num_samples,
                     scheduler=ASHAScheduler(metric=METRIC, mode="max", max_t=max(epochs), grace_period=1),
-                    max_concurrent_trials=concurrent,
                 ),
                 run_config=tune.RunConfig(
                     name=run_name, storage_path=storage_path, storage_filesystem=storage_filesystem

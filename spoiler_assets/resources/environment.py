@@ -4,10 +4,13 @@ from typing import Any
 
 from dagster_aws.s3 import S3Resource
 
+from spoiler_assets.features.store import FeatureStoreSpec
+from spoiler_assets.resources.feature_store import EmbeddingCacheResource, FeatureStoreResource
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
 from spoiler_assets.resources.locations import (
     LandingZoneResource,
     QuarantineResource,
+    ReportStoreResource,
     ReviewSourceResource,
 )
 from spoiler_assets.resources.tracking import MlflowTrackingResource
@@ -22,9 +25,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             s3=s3, s3_bucket=settings.s3_bucket or "", s3_prefix=settings.s3_prefix
         )
         quarantine_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/quarantine"
+        reports_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/reports"
     else:
         io_manager = LocalStorageIOManager(base_dir=str(settings.storage_dir))
         quarantine_uri = str(settings.data_dir / "quarantine")
+        reports_uri = str(settings.data_dir / "reports")
     return {
         "io_manager": io_manager,
         "review_source": ReviewSourceResource(
@@ -35,7 +40,16 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "landing_zone": LandingZoneResource(
             base_uri=settings.landing_uri, endpoint_url=settings.s3_endpoint_url
         ),
+        "report_store": ReportStoreResource(base_uri=reports_uri, endpoint_url=settings.s3_endpoint_url),
         "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=settings.s3_endpoint_url),
+        # Feast: parquet + registry beside the assets (disk or S3), online store in
+        # SQLite or, with REDIS_URL, Redis; embeddings cached by text digest beside them.
+        "feature_store": FeatureStoreResource.from_spec(
+            FeatureStoreSpec.from_settings(settings), settings.feature_repo_dir
+        ),
+        "embedding_cache": EmbeddingCacheResource(
+            base_uri=f"{settings.feature_store_uri}/embedding_cache", endpoint_url=settings.s3_endpoint_url
+        ),
         "mlflow_tracking": MlflowTrackingResource(
             tracking_uri=settings.mlflow_tracking_uri,
             model_name=settings.model_name,

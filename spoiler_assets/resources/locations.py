@@ -107,3 +107,13 @@ class LandingZoneResource(_FsspecLocation):
             max_bad_share=max_bad_share,
             storage_options=self.storage_options(),
         )
+
+
+class ReportStoreResource(_FsspecLocation):
+    """Where reports (drift HTML) and operator alerts are written, under one prefix."""
+
+    def write_text(self, relative_path: str, text: str) -> str:
+        uri = join_uri(self.base_uri, relative_path)
+        with fsspec.open(uri, "w", auto_mkdir=True, **self.storage_options()) as out:
+            out.write(text)
+        return uri

@@ -99,6 +99,9 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         classifier: SpoilerClassifier = model.unwrap_python_model().classifier
         return classifier
 
+    def version(self, number: str) -> ModelVersion:
+        return self.client().get_model_version(self.model_name, number)
+
     def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
         """A new version of the registered model from a logged model."""
         mlflow.set_tracking_uri(self.tracking_uri)

@@ -11,7 +11,7 @@ from spoiler_assets.resources.locations import SYNTHETIC_LABEL
 from spoiler_assets_tests.helpers import corpus_settings, run_champion_job
 
 pytestmark = pytest.mark.slow
-WORSE_BASELINE = {"ops": {"baseline_model": {"config": {"max_features": 5, "ngram_max": 1, "c": 0.0001}}}}
+WORSE_BASELINE = {"ops": {"baseline_model": {"config": {"hash_bits": 3, "ngram_max": 1, "c": 0.0001}}}}
 
 
 def test_synthetic_corpus_to_served_champion(tiny_corpus: Path, tmp_path: Path) -> None:

@@ -1,0 +1,137 @@
+"""Monitoring: the champion scores each review month, and the month is checked for drift."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import mlflow
+import pandas as pd
+from pydantic import Field
+
+from spoiler_assets.data.cleaning import clean_reviews
+from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
+from spoiler_assets.resources.locations import ReportStoreResource, ReviewSourceResource
+from spoiler_assets.resources.tracking import MlflowTrackingResource
+
+MONITORING = "monitoring"
+PREDICTION_COLUMNS = [
+    "review_id", "review_date", "movie_id", "user_id", "review_text", "is_spoiler",
+    "spoiler_probability", "predicted_spoiler", "model_name", "model_version",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    """What `drift_report` decided for one month, and where its report is."""
+
+    month: str
+    drift_detected: bool
+    scores: dict[str, float]
+    reasons: list[str]
+    model_version: str
+    report_uris: dict[str, str]
+
+
+class DriftReportConfig(dg.Config):
+    value_threshold: float = Field(default=0.1, description="Drift score at which a signal counts as drifted")
+    embedding_threshold: float = Field(
+        default=0.2, description="Distance at which embeddings count as drifted"
+    )
+    min_drifted_signals: int = Field(default=2, description="Drifted signals needed to decide 'drift'")
+    sample_size: int = Field(default=2_000, description="Reviews sampled from each side")
+    seed: int = Field(default=7, description="Sampling seed")
+
+
+def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """`batch_predictions` and `drift_report`, one partition per review month."""
+
+    @dg.asset(partitions_def=partitions_def, group_name=MONITORING, kinds={"pandas", "mlflow"})
+    def batch_predictions(
+        context: dg.AssetExecutionContext,
+        raw_reviews: pd.DataFrame,
+        movie_details: pd.DataFrame,
+        mlflow_tracking: MlflowTrackingResource,
+        review_source: ReviewSourceResource,
+    ) -> dg.Output[pd.DataFrame]:
+        """The champion's spoiler probability for every review of the month, with the model
+        version that produced it."""
+        champion = mlflow_tracking.champion_version()
+        if champion is None:
+            raise dg.Failure("no champion to score with: materialize champion_model first")
+        reviews, _ = clean_reviews(raw_reviews, movie_details)
+        classifier = mlflow_tracking.load_version(champion)
+        proba = classifier.predict_proba(reviews) if len(reviews) else []
+        scored = reviews.assign(
+            spoiler_probability=proba,
+            model_name=mlflow_tracking.model_name,
+            model_version=str(champion.version),
+        )
+        scored["predicted_spoiler"] = scored["spoiler_probability"] >= classifier.threshold
+        scored = scored[PREDICTION_COLUMNS]
+        context.log.info(f"scored {len(scored):,} reviews with v{champion.version}")
+        return dg.Output(
+            scored,
+            metadata={
+                "corpus": review_source.corpus_label(),
+                "rows": len(scored),
+                "model_version": str(champion.version),
+                "predicted_spoiler_share": float(scored["predicted_spoiler"].mean()) if len(scored) else 0.0,
+                "mean_probability": float(scored["spoiler_probability"].mean()) if len(scored) else 0.0,
+            },
+        )
+
+    @dg.asset(partitions_def=partitions_def, group_name=MONITORING, kinds={"evidently", "mlflow"})
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        config: DriftReportConfig,
+        batch_predictions: pd.DataFrame,
+        review_split: pd.DataFrame,
+        mlflow_tracking: MlflowTrackingResource,
+        report_store: ReportStoreResource,
+        review_source: ReviewSourceResource,
+    ) -> dg.Output[DriftSummary]:
+        """Evidently drift report: the training window (reference) against this month's
+        reviews: text descriptors, prediction drift, label share, embeddings. The HTML
+        report is stored and logged to MLflow; `drift_detected` drives retraining."""
+        month = context.partition_key
+        if batch_predictions.empty:
+            summary = DriftSummary(month, False, {}, ["no reviews in this month"], "", {})
+            return dg.Output(summary, metadata={"drift_detected": False, "reviews": 0})
+        version = str(batch_predictions["model_version"].iloc[0])
+        reference = review_split[review_split["split"] == "train"]
+        reference = reference.sample(min(len(reference), config.sample_size), random_state=config.seed)
+        classifier = mlflow_tracking.load_version(mlflow_tracking.version(version))
+        reference = reference.assign(spoiler_probability=classifier.predict_proba(reference))
+        drift_config = DriftConfig(
+            value_threshold=config.value_threshold,
+            embedding_threshold=config.embedding_threshold,
+            min_drifted_signals=config.min_drifted_signals,
+            sample_size=config.sample_size,
+            seed=config.seed,
+        )
+        result = compute_drift(reference, batch_predictions, drift_config)
+        uris = {
+            part: report_store.write_text(f"drift/{month}/{part}.html", html)
+            for part, html in result.html.items()
+        }
+        corpus = review_source.corpus_label()
+        with mlflow_tracking.start_run(f"drift_report {month[:7]}", tags={"corpus": corpus}) as run:
+            mlflow.log_metrics({f"drift_{k}": v for k, v in result.scores.items()})
+            for part, html in result.html.items():
+                mlflow.log_text(html, f"drift/{month[:7]}/{part}.html")
+        summary = DriftSummary(month, result.drift_detected, result.scores, result.reasons, version, uris)
+        context.log.info(f"{month[:7]}: drift={result.drift_detected} {result.reasons}")
+        metadata: dict[str, Any] = {
+            "corpus": corpus,
+            "drift_detected": result.drift_detected,
+            "reasons": ", ".join(result.reasons) or "none",
+            "scores": dg.MetadataValue.json(result.scores),
+            "reference_reviews": result.n_reference,
+            "current_reviews": result.n_current,
+            "model_version": version,
+            "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
+            **{f"report_{part}": dg.MetadataValue.path(uri) for part, uri in uris.items()},
+        }
+        return dg.Output(summary, metadata=metadata)
+
+    return [batch_predictions, drift_report]

@@ -1,0 +1,99 @@
+"""Asset checks: data quality on the reviews, test metrics of each model.
+
+Severity: ERROR where the data is wrong (schema, dates outside their month); WARN where it
+is unusual and worth a look (shares out of bounds).
+"""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from spoiler_assets.assets.evaluation import MODEL_ASSETS
+from spoiler_assets.models.comparison import Comparison
+from spoiler_assets.monitoring import quality
+
+# Test ROC-AUC below this means a model learned next to nothing.
+METRIC_FLOOR = 0.6
+
+
+def _result(outcome: quality.Outcome, severity: dg.AssetCheckSeverity, **key: Any) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata={k: v for k, v in outcome.figures.items()},
+        **key,
+    )
+
+
+def _by_month(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dict[str, pd.DataFrame]:
+    # A single-run backfill hands the check every month of the run as {month: frame}.
+    return raw_reviews if isinstance(raw_reviews, dict) else {context.partition_key: raw_reviews}
+
+
+def _worst(outcomes: dict[str, quality.Outcome]) -> quality.Outcome:
+    failed = {m: o for m, o in outcomes.items() if not o.passed}
+    if not failed:
+        return quality.Outcome(True, f"{len(outcomes)} month(s) fine")
+    first_month, first = next(iter(failed.items()))
+    figures = {"failed_months": len(failed), "first_failed_month": first_month, **first.figures}
+    return quality.Outcome(
+        False, f"{len(failed)} month(s) failed; {first_month}: {first.description}", figures
+    )
+
+
+def build_raw_review_checks(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset="raw_reviews", partitions_def=partitions_def, description="Columns and types")
+    def raw_reviews_schema(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dg.AssetCheckResult:
+        months = _by_month(context, raw_reviews)
+        return _result(_worst({m: quality.schema(f) for m, f in months.items()}), dg.AssetCheckSeverity.ERROR)
+
+    @dg.asset_check(asset="raw_reviews", partitions_def=partitions_def, description="Dates inside the month")
+    def raw_reviews_dates(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dg.AssetCheckResult:
+        outcomes = {}
+        for month, frame in _by_month(context, raw_reviews).items():
+            start = pd.Timestamp(month)
+            outcomes[month] = quality.dates_within(frame, start, start + pd.offsets.MonthBegin(1))
+        return _result(_worst(outcomes), dg.AssetCheckSeverity.ERROR)
+
+    return [raw_reviews_schema, raw_reviews_dates]
+
+
+@dg.asset_check(asset="cleaned_reviews", description="No nulls where a review cannot do without")
+def cleaned_reviews_nulls(cleaned_reviews: pd.DataFrame) -> dg.AssetCheckResult:
+    columns = ["review_text", "review_date", "movie_id", "user_id", "is_spoiler"]
+    return _result(quality.null_shares(cleaned_reviews, columns, 0.0), dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(asset="cleaned_reviews", description="Spoiler share between 5% and 60%")
+def cleaned_reviews_label_share(cleaned_reviews: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(quality.label_share_within(cleaned_reviews, 0.05, 0.6), dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset="cleaned_reviews", description="Duplicates removed and metadata gaps stay small")
+def cleaned_reviews_duplicates(
+    context: dg.AssetCheckExecutionContext, cleaned_reviews: pd.DataFrame
+) -> dg.AssetCheckResult:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("cleaned_reviews"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    removed = int(metadata["duplicate_rows_removed"].value) if "duplicate_rows_removed" in metadata else 0
+    outcome = quality.share_at_most("duplicate_rows", removed, removed + len(cleaned_reviews), 0.05)
+    return _result(outcome, dg.AssetCheckSeverity.WARN)
+
+
+def _model_check(asset: str) -> dg.AssetChecksDefinition:
+    # On model_comparison, where every model's test figures are: one check per model.
+    @dg.asset_check(
+        asset="model_comparison",
+        name=f"{asset}_above_floor",
+        description=f"{asset}: test ROC-AUC at least {METRIC_FLOOR}",
+    )
+    def check(model_comparison: Comparison) -> dg.AssetCheckResult:
+        outcome = quality.metric_floor(model_comparison.scores, asset, "roc_auc", METRIC_FLOOR)
+        return _result(outcome, dg.AssetCheckSeverity.ERROR)
+
+    return check
+
+
+model_checks = [_model_check(asset) for asset in MODEL_ASSETS]

@@ -1,0 +1,1 @@
+"""Feature computation shared by training and serving (pure functions, no Dagster)."""

@@ -1,0 +1,132 @@
+"""Where the feature store lives, built from settings in code (no YAML edit needed).
+
+`FeatureStoreSpec` is a small, picklable description: the offline root (sources and
+registry, on local disk or S3), the online store (SQLite file by default, Redis when a
+URL is set) and the Feast project. `open_store` turns it into a Feast `FeatureStore`,
+one per spec and process; models keep the spec and re-open the store after unpickling,
+never a live handle. `feature_repo/feature_store.yaml` documents the same layout with
+${ENV} substitution for the Feast CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from feast import FeatureStore, RepoConfig
+from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
+from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+from feast.repo_config import RegistryConfig
+
+from spoiler_assets.features.registry_store import CLASS_PATH, ENDPOINT_KEY
+from spoiler_assets.settings import Settings
+
+# Feast re-reads the registry after this many seconds, so a serving process sees a
+# newly applied registry without a restart.
+REGISTRY_CACHE_TTL_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FeatureStoreSpec:
+    """Everything needed to open the feature store; no connection, safe to pickle."""
+
+    project: str
+    root_uri: str
+    local_dir: str
+    s3_endpoint_url: str | None = None
+    redis_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeatureStoreSpec:
+        return cls(
+            project=settings.feast_project,
+            root_uri=settings.feature_store_uri,
+            local_dir=str(settings.feature_store_dir),
+            s3_endpoint_url=settings.s3_endpoint_url if settings.uses_s3 else None,
+            redis_url=settings.redis_url,
+        )
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.root_uri.startswith("s3://")
+
+    def source_uri(self, relative: str) -> str:
+        """Absolute location of a source declared relative to the offline root."""
+        return f"{self.root_uri.rstrip('/')}/{relative.lstrip('/')}"
+
+    @property
+    def registry_path(self) -> str:
+        return self.source_uri("registry.pb" if self.uses_s3 else "registry.db")
+
+    @property
+    def online_description(self) -> str:
+        if self.redis_url:
+            parsed = urlparse(self.redis_url)
+            return f"redis://{parsed.hostname}:{parsed.port or 6379}"
+        return f"sqlite:{self.local_dir}/online_store.db"
+
+    def redacted(self) -> FeatureStoreSpec:
+        """The same spec without a Redis password (what a pickled model keeps)."""
+        if not self.redis_url or not urlparse(self.redis_url).password:
+            return self
+        parsed = urlparse(self.redis_url)
+        netloc = f"{parsed.hostname}:{parsed.port or 6379}"
+        return replace(self, redis_url=parsed._replace(netloc=netloc).geturl())
+
+    def repo_config(self) -> RepoConfig:
+        registry = RegistryConfig(path=self.registry_path, cache_ttl_seconds=REGISTRY_CACHE_TTL_SECONDS)
+        if self.uses_s3:
+            registry = RegistryConfig(
+                path=self.registry_path,
+                cache_ttl_seconds=REGISTRY_CACHE_TTL_SECONDS,
+                registry_store_type=CLASS_PATH,
+                s3_additional_kwargs={ENDPOINT_KEY: self.s3_endpoint_url} if self.s3_endpoint_url else None,
+            )
+        online: SqliteOnlineStoreConfig | RedisOnlineStoreConfig
+        if self.redis_url:
+            online = RedisOnlineStoreConfig(connection_string=redis_connection_string(self.redis_url))
+        else:
+            online = SqliteOnlineStoreConfig(path=str(Path(self.local_dir) / "online_store.db"))
+        if not self.uses_s3:
+            Path(self.local_dir).mkdir(parents=True, exist_ok=True)
+        return RepoConfig(
+            project=self.project,
+            provider="local",
+            registry=registry,
+            online_store=online,
+            offline_store=DaskOfflineStoreConfig(),
+            repo_path=Path(self.local_dir),
+            entity_key_serialization_version=3,
+        )
+
+
+def redis_connection_string(url: str) -> str:
+    """`redis://[:password@]host:port/db` as Feast's "host:port,db=N,password=..." form."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+        raise ValueError(f"REDIS_URL must look like redis://host:6379/0, got {url!r}")
+    parts = [f"{parsed.hostname}:{parsed.port or 6379}"]
+    db = parsed.path.strip("/")
+    if db:
+        parts.append(f"db={int(db)}")
+    if parsed.password:
+        parts.append(f"password={parsed.password}")
+    if parsed.scheme == "rediss":
+        parts.append("ssl=true")
+    return ",".join(parts)
+
+
+_STORES: dict[FeatureStoreSpec, FeatureStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def open_store(spec: FeatureStoreSpec) -> FeatureStore:
+    """The process's `FeatureStore` for `spec` (opened once, then shared)."""
+    with _STORES_LOCK:
+        store = _STORES.get(spec)
+        if store is None:
+            store = _STORES[spec] = FeatureStore(config=spec.repo_config())
+        return store

@@ -1,0 +1,102 @@
+"""What the hybrid models (XGBoost, MLP) share: their inputs, built the serving way.
+
+A hybrid model predicts from [Feast features of `hybrid_v1` + sentence embedding].
+At prediction time (comparison, champion gate, API) it always builds them like the
+API does: online store lookup by movie_id / user_id with the on-demand views computed
+by Feast, plus the embedding of the text. A model pickles only specs (where the store
+is, which encoder); the store and the encoder are re-opened from them after loading,
+and the API can rebind the store to its own environment (`bind_feature_store`).
+
+Missing features (unknown movie or user, first review of a user) are NaN; each model
+handles them in its own way, and `predict_with_missing` says which ones were missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from spoiler_assets.features.retrieval import missing_features, online_features
+from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES
+from spoiler_assets.features.store import FeatureStoreSpec, open_store
+from spoiler_assets.models.embeddings import EncoderSpec, encode
+
+
+@runtime_checkable
+class FeatureStoreClassifier(Protocol):
+    """A `SpoilerClassifier` whose inputs come from the feature store."""
+
+    name: str
+    threshold: float
+
+    def predict_proba(self, reviews: pd.DataFrame) -> np.ndarray: ...
+
+    def predict_with_missing(self, reviews: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
+        """Probabilities and, per review, the features that were missing."""
+        ...
+
+    def bind_feature_store(self, spec: FeatureStoreSpec) -> None:
+        """Read features from the store `spec` describes from now on."""
+        ...
+
+
+@dataclass
+class HybridInputs:
+    """Where a hybrid model's inputs come from at prediction time (specs only)."""
+
+    store: FeatureStoreSpec
+    encoder: EncoderSpec
+    feature_service: str = FEATURE_SERVICE
+    feature_names: tuple[str, ...] = field(default=MODEL_FEATURES)
+
+    def build(self, reviews: pd.DataFrame, now: datetime | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Online features and embeddings of `reviews` (the serving path)."""
+        if self.feature_names != MODEL_FEATURES or self.feature_service != FEATURE_SERVICE:
+            raise RuntimeError(
+                f"model was trained on {self.feature_service} with a different layout than this code serves"
+            )
+        features = online_features(open_store(self.store), reviews, now)
+        embeddings = encode(reviews["review_text"].astype(str).tolist(), self.encoder)
+        return features, embeddings
+
+
+def model_matrix(features: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
+    """[features in `MODEL_FEATURES` order | embedding] as one float32 matrix (NaN kept)."""
+    if len(features) != len(embeddings):
+        raise ValueError(f"{len(features)} feature rows but {len(embeddings)} embeddings")
+    return np.hstack([features[list(MODEL_FEATURES)].to_numpy(np.float32), embeddings.astype(np.float32)])
+
+
+@dataclass(frozen=True)
+class HybridSplit:
+    """One split's inputs and labels, as training sees them."""
+
+    features: pd.DataFrame
+    embeddings: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class HybridPredictions:
+    """`predict_proba` / `predict_with_missing` on top of `score_inputs`."""
+
+    inputs: HybridInputs
+
+    def score_inputs(self, features: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_with_missing(self, reviews: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
+        features, embeddings = self.inputs.build(reviews)
+        return self.score_inputs(features, embeddings), missing_features(features)
+
+    def predict_proba(self, reviews: pd.DataFrame) -> np.ndarray:
+        return self.predict_with_missing(reviews)[0]
+
+    def bind_feature_store(self, spec: FeatureStoreSpec) -> None:
+        self.inputs.store = spec

@@ -1,0 +1,98 @@
+"""Sensors: new files in the landing zone, drift decisions, run failures."""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from spoiler_assets.data.kaggle import TooManyBadLinesError
+from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
+
+
+def build_landing_sensor(
+    partitions_def: dg.MonthlyPartitionsDefinition,
+    landing_job: UnresolvedAssetJobDefinition,
+    interval_s: int,
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        job=landing_job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts a landing_job run for each review month found in a new landed file",
+    )
+    def landing_sensor(
+        context: dg.SensorEvaluationContext,
+        landing_zone: LandingZoneResource,
+        review_source: ReviewSourceResource,
+    ) -> dg.SensorResult | dg.SkipReason:
+        """The cursor records every file already handled, good or refused, so each file is
+        processed once and a malformed one is reported once, never retried."""
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        new = [name for name in landing_zone.list_files() if name not in seen]
+        if not new:
+            return dg.SkipReason(f"no new files in {landing_zone.base_uri}")
+        valid = partitions_def.get_partition_keys()
+        requests, refused = [], []
+        for name in new:
+            try:
+                result = landing_zone.read(name, None, valid, review_source.max_bad_line_share)
+            except (TooManyBadLinesError, ValueError) as err:
+                seen[name] = f"refused: {err}"
+                refused.append(f"{name}: {err}")
+                context.log.warning(f"landed file refused, not retried: {name}: {err}")
+                continue
+            months = [m for m, frame in sorted(result.by_month.items()) if len(frame)]
+            seen[name] = f"ok: {len(months)} months"
+            requests += [
+                dg.RunRequest(partition_key=m, run_key=f"{name}:{m}", tags={"landing_file": name})
+                for m in months
+            ]
+        skip = None if requests else f"nothing to run; refused: {'; '.join(refused) or 'none'}"
+        return dg.SensorResult(
+            run_requests=requests, cursor=json.dumps(seen, sort_keys=True), skip_reason=skip
+        )
+
+    return landing_sensor
+
+
+def build_drift_sensor(retraining_job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.asset_sensor(
+        asset_key=dg.AssetKey("drift_report"),
+        job=retraining_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests retraining once for each drift_report that decided 'drift'",
+    )
+    def drift_sensor(
+        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+    ) -> dg.RunRequest | dg.SkipReason:
+        materialization = asset_event.asset_materialization
+        assert materialization is not None
+        detected = materialization.metadata.get("drift_detected")
+        month = materialization.partition or "unpartitioned"
+        if detected is None or not detected.value:
+            return dg.SkipReason(f"drift_report {month}: no drift")
+        # One request per decision: the run key is the materialization event itself.
+        return dg.RunRequest(
+            run_key=f"drift:{month}:{asset_event.storage_id}",
+            tags={"retraining_reason": f"drift in {month[:7]}"},
+        )
+
+    return drift_sensor
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Writes every failed run to the alerts folder an operator watches",
+)
+def run_failure_sensor(context: dg.RunFailureSensorContext, report_store: ReportStoreResource) -> None:
+    record = {
+        "run_id": context.dagster_run.run_id,
+        "job": context.dagster_run.job_name,
+        "message": context.failure_event.message,
+        "failed_at": datetime.now(UTC).isoformat(),
+    }
+    uri = report_store.write_text(
+        f"alerts/run_failures/{context.dagster_run.run_id}.json", json.dumps(record)
+    )
+    context.log.error(f"run {record['run_id']} of {record['job']} failed; recorded at {uri}")
