@@ -1,6 +1,7 @@
 """Schedules: periodic retraining and monthly batch scoring."""
 
 import dagster as dg
+import pandas as pd
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from spoiler_assets.jobs import retraining_job
@@ -16,7 +17,21 @@ retraining_schedule = dg.ScheduleDefinition(
 
 
 def build_batch_scoring_schedule(batch_scoring_job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """Each month, score the month that just ended (and check it for drift)."""
-    return dg.build_schedule_from_partitioned_job(
-        batch_scoring_job, name="batch_scoring_schedule", default_status=dg.DefaultScheduleStatus.RUNNING
+    """On the 1st of each month, score the month that just ended and check it for drift.
+
+    The partitions include the current month (so landed reviews have a home), hence the
+    explicit "previous month" rather than the partitioned job's latest partition.
+    """
+
+    @dg.schedule(
+        name="batch_scoring_schedule",
+        job=batch_scoring_job,
+        cron_schedule="0 1 1 * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+    def batch_scoring_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = pd.Timestamp(context.scheduled_execution_time).tz_localize(None)
+        month = (tick.normalize().replace(day=1) - pd.offsets.MonthBegin(1)).strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"batch-scoring:{month}", partition_key=month)
+
+    return batch_scoring_schedule

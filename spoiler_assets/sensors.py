@@ -74,7 +74,7 @@ def build_drift_sensor(retraining_job: UnresolvedAssetJobDefinition) -> dg.Senso
             return dg.SkipReason(f"drift_report {month}: no drift")
         # One request per decision: the run key is the materialization event itself.
         return dg.RunRequest(
-            run_key=f"drift:{month}:{asset_event.storage_id}",
+            run_key=f"drift:{month}:{asset_event.run_id}:{asset_event.timestamp}",
             tags={"retraining_reason": f"drift in {month[:7]}"},
         )
 

@@ -1,0 +1,102 @@
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from spoiler_assets.jobs import build_monthly_jobs, retraining_job
+from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
+from spoiler_assets.sensors import build_drift_sensor, build_landing_sensor, run_failure_sensor
+
+MONTHS = dg.MonthlyPartitionsDefinition(start_date="2016-01-01", end_date="2017-06-01")
+
+
+def _line(date: str, text: str = "A fine film.") -> str:
+    return json.dumps(
+        {"review_date": date, "movie_id": "tt0000001", "user_id": "ur1", "is_spoiler": False,
+         "review_text": text, "rating": "7", "review_summary": "ok"}
+    )  # fmt: skip
+
+
+def _landing(tmp_path: Path) -> tuple[dg.SensorDefinition, dict[str, object]]:
+    landing_job, _ = build_monthly_jobs(MONTHS)
+    resources = {
+        "landing_zone": LandingZoneResource(base_uri=str(tmp_path / "landing")),
+        "review_source": ReviewSourceResource(base_uri=str(tmp_path / "source"), max_bad_line_share=0.1),
+    }
+    (tmp_path / "landing").mkdir()
+    return build_landing_sensor(MONTHS, landing_job, 30), resources
+
+
+def test_new_file_requests_one_run_per_month(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    (tmp_path / "landing" / "batch1.json").write_text(
+        "\n".join([_line("3 January 2017"), _line("9 February 2017", "Other."), _line("4 January 2017", "More.")])
+    )
+    result = sensor(dg.build_sensor_context(resources=resources))
+    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [
+        ("2017-01-01", "batch1.json:2017-01-01"), ("2017-02-01", "batch1.json:2017-02-01"),
+    ]  # fmt: skip
+
+
+def test_cursor_processes_each_file_once(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    (tmp_path / "landing" / "batch1.json").write_text(_line("3 January 2017"))
+    first = sensor(dg.build_sensor_context(resources=resources))
+    second = sensor(dg.build_sensor_context(resources=resources, cursor=first.cursor))
+    assert isinstance(second, dg.SkipReason) and "no new files" in str(second.skip_message)
+
+
+def test_malformed_file_is_reported_once_and_not_retried(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    (tmp_path / "landing" / "broken.json").write_text("not json\n" * 5)
+    first = sensor(dg.build_sensor_context(resources=resources))
+    assert first.run_requests == [] and "broken.json" in first.skip_reason.skip_message
+    assert json.loads(first.cursor)["broken.json"].startswith("refused")
+    second = sensor(dg.build_sensor_context(resources=resources, cursor=first.cursor))
+    assert isinstance(second, dg.SkipReason)
+
+
+def _drift_event(instance: dg.DagsterInstance, month: str, detected: bool) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("drift_report", partition=month, metadata={"drift_detected": detected})
+    )
+
+
+def test_drift_decision_requests_retraining_exactly_once() -> None:
+    sensor = build_drift_sensor(retraining_job)
+    with dg.instance_for_test() as instance:
+        _drift_event(instance, "2017-01-01", True)
+        first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert [r.run_key.split(":")[:2] for r in first.run_requests] == [["drift", "2017-01-01"]]
+        again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert again.run_requests == []
+
+
+def test_no_drift_requests_nothing() -> None:
+    sensor = build_drift_sensor(retraining_job)
+    with dg.instance_for_test() as instance:
+        _drift_event(instance, "2017-02-01", False)
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert result.run_requests == [] and "no drift" in str(result.skip_message)
+
+
+def test_run_failure_is_recorded_for_operators(tmp_path: Path) -> None:
+    @dg.op
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    @dg.job
+    def failing_job() -> None:
+        explode()
+
+    with dg.instance_for_test() as instance:
+        result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_sensor", dagster_instance=instance,
+            dagster_run=result.dagster_run, dagster_event=failure,
+            resources={"report_store": ReportStoreResource(base_uri=str(tmp_path))},
+        ).for_run_failure()  # fmt: skip
+        run_failure_sensor(context)
+    record = json.loads((tmp_path / "alerts" / "run_failures" / f"{result.run_id}.json").read_text())
+    assert record["job"] == "failing_job"
