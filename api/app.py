@@ -28,7 +28,12 @@ from api.serving import ChampionSlot, check_reviews, model_info, score
 
 logger = logging.getLogger(__name__)
 
-_NO_MODEL = {503: ResponseSpec(ErrorBody, description="No champion model can be served; `detail` says why.")}
+_NO_MODEL = {
+    503: ResponseSpec(
+        ErrorBody,
+        description="No champion can be served, or its feature store is unreachable; `detail` says why.",
+    )
+}
 _BAD_REVIEW = {422: ResponseSpec(ErrorBody, description="A review text is only whitespace.")}
 
 

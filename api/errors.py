@@ -13,6 +13,8 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from spoiler_assets.features.retrieval import FeatureStoreUnavailableError
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,6 +46,13 @@ def _invalid_review(_: Request[Any, Any, Any], exc: InvalidReviewError) -> Respo
     return _detail(HTTP_422_UNPROCESSABLE_ENTITY, exc.message)
 
 
+def _feature_store_down(
+    _: Request[Any, Any, Any], exc: FeatureStoreUnavailableError
+) -> Response[dict[str, Any]]:
+    logger.error("feature store unavailable", exc_info=exc)
+    return _detail(HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # Registered under 500, so Litestar uses it for every exception that is neither an
     # HTTPException nor mapped above; the client learns nothing about the internals.
@@ -56,5 +65,6 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NoChampionError: _no_champion,
     InvalidReviewError: _invalid_review,
+    FeatureStoreUnavailableError: _feature_store_down,
     HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
 }

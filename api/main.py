@@ -5,7 +5,8 @@ Run with::
     uvicorn --factory api.main:build_app --port 8000
 
 Settings come from the environment through `Settings.from_env()` (MLFLOW_TRACKING_URI,
-SPOILER_MODEL_NAME, ...), read when uvicorn calls the factory, never at import time.
+SPOILER_MODEL_NAME, REDIS_URL for the feature store, ...), read when uvicorn calls the
+factory, never at import time.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from litestar import Litestar
 
 from api.app import create_app
 from api.provider import MlflowChampionProvider
+from spoiler_assets.features.store import FeatureStoreSpec
 from spoiler_assets.settings import Settings
 
 
 def build_app() -> Litestar:
     """The API serving `<model_name>@champion` from the configured MLflow registry."""
     settings = Settings.from_env()
-    provider = MlflowChampionProvider(settings.mlflow_tracking_uri, settings.model_name)
+    provider = MlflowChampionProvider(
+        settings.mlflow_tracking_uri,
+        settings.model_name,
+        feature_store=FeatureStoreSpec.from_settings(settings),
+    )
     return create_app(provider)

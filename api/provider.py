@@ -19,7 +19,9 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from api.errors import NoChampionError
+from spoiler_assets.features.store import FeatureStoreSpec
 from spoiler_assets.models.base import SpoilerClassifier
+from spoiler_assets.models.hybrid import FeatureStoreClassifier
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 
 # What the registry answers for an unknown registered model (RESOURCE_DOES_NOT_EXIST)
@@ -49,10 +51,19 @@ class ModelProvider(Protocol):
 class MlflowChampionProvider:
     """Serves the registered model version that carries `alias` (default "champion")."""
 
-    def __init__(self, tracking_uri: str, model_name: str, alias: str = "champion") -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        model_name: str,
+        alias: str = "champion",
+        feature_store: FeatureStoreSpec | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.alias = alias
+        # Feature-store models read the serving environment's store, not the one they
+        # were trained beside.
+        self.feature_store = feature_store
 
     def load(self) -> ServedModel:
         client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -72,6 +83,8 @@ class MlflowChampionProvider:
                 f"'{self.model_name}' version {version.version} is a "
                 f"{type(python_model).__name__}, not a SpoilerPyfunc: register a spoiler model"
             )
+        if self.feature_store is not None and isinstance(python_model.classifier, FeatureStoreClassifier):
+            python_model.classifier.bind_feature_store(self.feature_store)
         return ServedModel(
             classifier=python_model.classifier,
             model_name=self.model_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -34,16 +34,32 @@ class PredictRequest(msgspec.Struct):
     review_text: ReviewText
     movie_id: OptionalId = None
     user_id: OptionalId = None
+    review_date: Annotated[
+        date | None,
+        msgspec.Meta(
+            description="Day the review was written (ISO date); default today (UTC). Feature-store"
+            " models use it for the days between release and review."
+        ),
+    ] = None
 
 
-class PredictResponse(msgspec.Struct):
-    """Score of one review; `is_spoiler` is `spoiler_probability >= threshold`."""
+class PredictResponse(msgspec.Struct, omit_defaults=True):
+    """Score of one review; `is_spoiler` is `spoiler_probability >= threshold`.
+
+    `missing_features` appears only for models that read a feature store."""
 
     is_spoiler: bool
     spoiler_probability: Probability
     threshold: Probability
     model_name: str
     model_version: str
+    missing_features: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description="Features the model could not look up (unknown movie or user, no earlier"
+            " reviews) and scored as missing; absent for models that use no feature store."
+        ),
+    ] = None
 
 
 class BatchPredictRequest(msgspec.Struct):

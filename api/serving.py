@@ -7,11 +7,13 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from api.errors import InvalidReviewError, NoChampionError
 from api.provider import ModelProvider, ServedModel
 from api.schemas import ModelInfo, PredictRequest, PredictResponse
 from spoiler_assets.models.base import reviews_frame
+from spoiler_assets.models.hybrid import FeatureStoreClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,15 @@ def score(served: ServedModel, reviews: Sequence[PredictRequest]) -> list[Predic
         [r.movie_id for r in reviews],
         [r.user_id for r in reviews],
     )
-    proba = np.asarray(served.classifier.predict_proba(frame), dtype=float)
+    if any(r.review_date is not None for r in reviews):
+        frame["review_date"] = pd.to_datetime([r.review_date for r in reviews])
+    missing: list[list[str]] | list[None] = [None] * len(reviews)
+    if isinstance(served.classifier, FeatureStoreClassifier):
+        # Enriched from the online store: the answer says which lookups came back empty.
+        raw, missing = served.classifier.predict_with_missing(frame)
+    else:
+        raw = served.classifier.predict_proba(frame)
+    proba = np.asarray(raw, dtype=float)
     if proba.shape != (len(reviews),) or not np.all((proba >= 0.0) & (proba <= 1.0)):
         # A broken model is a server fault: fail loudly (500, logged), never answer junk.
         raise ValueError(
@@ -101,8 +111,9 @@ def score(served: ServedModel, reviews: Sequence[PredictRequest]) -> list[Predic
             threshold=threshold,
             model_name=served.model_name,
             model_version=served.model_version,
+            missing_features=names,
         )
-        for p in proba
+        for p, names in zip(proba, missing, strict=True)
     ]
 
 

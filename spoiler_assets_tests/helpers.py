@@ -21,14 +21,16 @@ def corpus_settings(data_dir: Path, source: Path | str, first: str, last: str, *
     )
 
 
-def run_champion_job(settings: Settings, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+def run_champion_job(
+    settings: Settings, run_config: dict | None = None, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     """All review months in one run, then everything down to `champion_model`."""
     defs = build_definitions(settings)
     months = defs.resolve_assets_def("raw_reviews").partitions_def
     assert months is not None
     keys = months.get_partition_keys()
     return defs.resolve_job_def("champion_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
         run_config=run_config,
         raise_on_error=False,

@@ -18,7 +18,7 @@ from spoiler_assets.resources.tracking import MlflowTrackingResource
 
 EVALUATION = "evaluation"
 # Every model asset that competes for champion.
-MODEL_ASSETS = ("baseline_model", "xgboost_model", "mlp_model")
+MODEL_ASSETS = ("baseline_model", "xgboost_model", "mlp_model", "transformer_model")
 _MODEL_INS = {name: dg.AssetIn(name) for name in MODEL_ASSETS}
 
 

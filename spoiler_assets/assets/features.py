@@ -7,8 +7,6 @@ store then loads only what is newer than its last materialization. Movie metadat
 depends on all earlier ones) are rewritten whole.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal

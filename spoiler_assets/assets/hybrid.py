@@ -1,8 +1,6 @@
 """Sentence embeddings and the two hybrid models (XGBoost, MLP) on [embedding + Feast
 features]; both compete in `model_comparison`."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any

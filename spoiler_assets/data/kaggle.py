@@ -47,6 +47,10 @@ MOVIE_COLUMNS = (
     "release_date",
     "plot_synopsis",
 )
+_RAW_DTYPES = {
+    "review_date": "datetime64[ns]", "movie_id": object, "user_id": object, "is_spoiler": bool,
+    "review_text": object, "rating": "float64", "review_summary": object, "source_line": "int64",
+}  # fmt: skip
 _MAX_QUARANTINED_TEXT = 2_000
 _PROGRESS_EVERY = 100_000
 
@@ -84,9 +88,11 @@ class _Columns:
             values.append(row[column])
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.values, columns=list(RAW_REVIEW_COLUMNS))
-        frame["review_date"] = pd.to_datetime(frame["review_date"])
-        return frame.astype({"is_spoiler": bool, "source_line": "int64"})
+        # Explicit dtypes, so that an empty month has the same schema as a full one.
+        return pd.DataFrame(
+            {c: pd.Series(v, dtype=_RAW_DTYPES[c]) for c, v in self.values.items()},
+            columns=list(RAW_REVIEW_COLUMNS),
+        )
 
 
 def join_uri(base: str, name: str) -> str:

@@ -32,173 +32,546 @@ _DUPLICATE_SHARE = 0.001
 _CONFLICT_SHARE = 0.21  # 118 of 564 repeated texts disagree on the label
 _EMPTY_SYNOPSIS_SHARE = 0.08
 _CHUNK = 10_000
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 _FIRST = (
-    "Mara", "Elias", "Nora", "Victor", "Ada", "Tobias", "Lena", "Marcus", "Iris", "Felix", "Clara", "Jonah",
-    "Vera", "Silas", "Hazel", "Owen", "Ruth", "Caleb", "Ivy", "Declan", "Greta", "Rafael", "June", "Anton",
-    "Maeve", "Hugo", "Esther", "Milo", "Delia", "Conrad", "Talia", "Wesley", "Opal", "Desmond", "Rosa",
-    "Lucian", "Nadia", "Harlan", "Celia", "Gideon", "Lydia", "Bram", "Petra", "Emmett", "Sabine", "Quentin",
-    "Willa", "Dorian", "Frieda", "Jasper", "Yara", "Otto", "Beatrix", "Roman", "Elsa", "Ezra", "Mina",
+    "Mara",
+    "Elias",
+    "Nora",
+    "Victor",
+    "Ada",
+    "Tobias",
+    "Lena",
+    "Marcus",
+    "Iris",
+    "Felix",
+    "Clara",
+    "Jonah",
+    "Vera",
+    "Silas",
+    "Hazel",
+    "Owen",
+    "Ruth",
+    "Caleb",
+    "Ivy",
+    "Declan",
+    "Greta",
+    "Rafael",
+    "June",
+    "Anton",
+    "Maeve",
+    "Hugo",
+    "Esther",
+    "Milo",
+    "Delia",
+    "Conrad",
+    "Talia",
+    "Wesley",
+    "Opal",
+    "Desmond",
+    "Rosa",
+    "Lucian",
+    "Nadia",
+    "Harlan",
+    "Celia",
+    "Gideon",
+    "Lydia",
+    "Bram",
+    "Petra",
+    "Emmett",
+    "Sabine",
+    "Quentin",
+    "Willa",
+    "Dorian",
+    "Frieda",
+    "Jasper",
+    "Yara",
+    "Otto",
+    "Beatrix",
+    "Roman",
+    "Elsa",
+    "Ezra",
+    "Mina",
 )
 _LAST = (
-    "Voss", "Hale", "Marlowe", "Quinn", "Adler", "Crane", "Whitlock", "Brandt", "Okafor", "Sato", "Reyes",
-    "Moreau", "Kessler", "Dunmore", "Ashby", "Castellano", "Novak", "Petrov", "Hargrove", "Ellery",
-    "Fontaine", "Holloway", "Mercer", "Calloway", "Stroud", "Beaumont", "Navarro", "Winslow", "Draper",
-    "Kowalski", "Lang",
+    "Voss",
+    "Hale",
+    "Marlowe",
+    "Quinn",
+    "Adler",
+    "Crane",
+    "Whitlock",
+    "Brandt",
+    "Okafor",
+    "Sato",
+    "Reyes",
+    "Moreau",
+    "Kessler",
+    "Dunmore",
+    "Ashby",
+    "Castellano",
+    "Novak",
+    "Petrov",
+    "Hargrove",
+    "Ellery",
+    "Fontaine",
+    "Holloway",
+    "Mercer",
+    "Calloway",
+    "Stroud",
+    "Beaumont",
+    "Navarro",
+    "Winslow",
+    "Draper",
+    "Kowalski",
+    "Lang",
 )
-_ACTOR_FIRST = ("Tom", "Kate", "Jack", "Emma", "Sam", "Anna", "Ben", "Julia", "Matt", "Laura", "Chris",
-                "Sarah", "Paul", "Helen", "Mark", "Amy", "Luke", "Grace", "Dan", "Rachel", "Idris", "Omar")
-_TITLE_ADJ = ("Silent", "Last", "Broken", "Crimson", "Hollow", "Distant", "Burning", "Frozen", "Hidden",
-              "Endless", "Forgotten", "Iron", "Velvet", "Paper", "Midnight", "Golden", "Quiet", "Wild")
-_TITLE_NOUN = ("Harbor", "Crown", "Signal", "Orchard", "Frontier", "Promise", "Mirror", "Tide", "Garden",
-               "Station", "Witness", "Covenant", "Horizon", "Lantern", "Kingdom", "Echo", "Bridge", "Winter")
-_GENRES = ("Action", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Drama", "Family",
-           "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Sci-Fi", "Sport", "Thriller",
-           "War", "Western")
-_ROLES = ("a detective", "a retired boxer", "a young nurse", "a con artist", "a widowed farmer",
-          "a rookie cop", "an astronaut", "a journalist", "a schoolteacher", "a smuggler",
-          "a violinist", "a soldier", "a lawyer", "a hacker", "a priest", "a thief",
-          "a scientist", "a runaway teenager", "a bounty hunter", "a ship captain")
-_GOALS = ("must find a missing child", "is hunting a serial killer", "tries to clear a family name",
-          "plans one last heist", "is investigating a string of murders",
-          "searches for a father who vanished years ago", "wants to escape a dead-end life",
-          "tries to keep the family farm afloat", "trains for a championship fight",
-          "uncovers a conspiracy", "returns home after twenty years away",
-          "protects a witness from a dangerous gang", "tries to survive a brutal winter",
-          "falls in love with a stranger", "looks into a death in the family")
-_PLACES = (("a small coastal town", "town"), ("a remote space station", "station"),
-           ("a crumbling manor", "manor"), ("the back streets of Chicago", "city"),
-           ("a desert outpost", "outpost"), ("an old boarding school", "school"),
-           ("a fishing village", "village"), ("a mountain monastery", "monastery"),
-           ("a nuclear submarine", "submarine"), ("an isolated farm", "farm"),
-           ("a casino in Macau", "casino"), ("a hospital ward", "hospital"),
-           ("a royal court", "palace"), ("a research base in Antarctica", "base"))
+_ACTOR_FIRST = (
+    "Tom",
+    "Kate",
+    "Jack",
+    "Emma",
+    "Sam",
+    "Anna",
+    "Ben",
+    "Julia",
+    "Matt",
+    "Laura",
+    "Chris",
+    "Sarah",
+    "Paul",
+    "Helen",
+    "Mark",
+    "Amy",
+    "Luke",
+    "Grace",
+    "Dan",
+    "Rachel",
+    "Idris",
+    "Omar",
+)
+_TITLE_ADJ = (
+    "Silent",
+    "Last",
+    "Broken",
+    "Crimson",
+    "Hollow",
+    "Distant",
+    "Burning",
+    "Frozen",
+    "Hidden",
+    "Endless",
+    "Forgotten",
+    "Iron",
+    "Velvet",
+    "Paper",
+    "Midnight",
+    "Golden",
+    "Quiet",
+    "Wild",
+)
+_TITLE_NOUN = (
+    "Harbor",
+    "Crown",
+    "Signal",
+    "Orchard",
+    "Frontier",
+    "Promise",
+    "Mirror",
+    "Tide",
+    "Garden",
+    "Station",
+    "Witness",
+    "Covenant",
+    "Horizon",
+    "Lantern",
+    "Kingdom",
+    "Echo",
+    "Bridge",
+    "Winter",
+)
+_GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Biography",
+    "Comedy",
+    "Crime",
+    "Drama",
+    "Family",
+    "Fantasy",
+    "History",
+    "Horror",
+    "Music",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Sport",
+    "Thriller",
+    "War",
+    "Western",
+)
+_ROLES = (
+    "a detective",
+    "a retired boxer",
+    "a young nurse",
+    "a con artist",
+    "a widowed farmer",
+    "a rookie cop",
+    "an astronaut",
+    "a journalist",
+    "a schoolteacher",
+    "a smuggler",
+    "a violinist",
+    "a soldier",
+    "a lawyer",
+    "a hacker",
+    "a priest",
+    "a thief",
+    "a scientist",
+    "a runaway teenager",
+    "a bounty hunter",
+    "a ship captain",
+)
+_GOALS = (
+    "must find a missing child",
+    "is hunting a serial killer",
+    "tries to clear a family name",
+    "plans one last heist",
+    "is investigating a string of murders",
+    "searches for a father who vanished years ago",
+    "wants to escape a dead-end life",
+    "tries to keep the family farm afloat",
+    "trains for a championship fight",
+    "uncovers a conspiracy",
+    "returns home after twenty years away",
+    "protects a witness from a dangerous gang",
+    "tries to survive a brutal winter",
+    "falls in love with a stranger",
+    "looks into a death in the family",
+)
+_PLACES = (
+    ("a small coastal town", "town"),
+    ("a remote space station", "station"),
+    ("a crumbling manor", "manor"),
+    ("the back streets of Chicago", "city"),
+    ("a desert outpost", "outpost"),
+    ("an old boarding school", "school"),
+    ("a fishing village", "village"),
+    ("a mountain monastery", "monastery"),
+    ("a nuclear submarine", "submarine"),
+    ("an isolated farm", "farm"),
+    ("a casino in Macau", "casino"),
+    ("a hospital ward", "hospital"),
+    ("a royal court", "palace"),
+    ("a research base in Antarctica", "base"),
+)
 
 # Twist events: (synopsis sentence, explicit review clauses, subtle noun phrases).
 _EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("{A} is killed in the {p}.",
-     ("{a} dies", "{a} gets killed", "{a} is killed off", "{a} does not survive", "{a} ends up dead",
-      "{b} kills {a}", "{a} is murdered by {b}", "{a} dies in {b}'s arms", "they kill off {a}",
-      "{a} is shot and dies in the {p}", "{a} never makes it out alive"),
-     ("{a}'s funeral", "the scene of {b} at {a}'s grave", "{b} mourning {a}")),
-    ("{A} is revealed to be the killer.",
-     ("{a} is revealed to be the killer", "{a} was the killer all along", "the killer turns out to be {a}",
-      "{a} is the murderer", "{a} committed the murders", "{a} did it", "{a} is behind the killings",
-      "it was {a} who killed them all", "the murders were committed by {a}"),
-     ("the real villain being {a}", "what {a} was hiding all along", "the truth about {a}")),
-    ("{A} betrays {B}.",
-     ("{a} betrays {b}", "{a} turns on {b}", "{a} double-crosses {b}", "{b} is betrayed by {a}",
-      "{a} sells {b} out", "{a} was working against {b} the whole time", "{a} hands {b} over to the enemy"),
-     ("{a} stabbing {b} in the back", "where {a}'s loyalty really lies", "{a} switching sides")),
-    ("In the end it was all a dream of {A}.",
-     ("it was all a dream", "the whole story was a dream", "{a} wakes up and none of it happened",
-      "everything happened in {a}'s head", "{a} imagined the whole thing", "none of it was real"),
-     ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} waking up")),
-    ("{B} turns out to be {A}'s father.",
-     ("{b} turns out to be {a}'s father", "{b} is {a}'s father", "{a} finds out that {b} is the real father",
-      "{b} is actually {a}'s dad", "{a}'s father is {b}", "{b} fathered {a}"),
-     ("the family secret {b} keeps from {a}", "who {a}'s parents really are", "{b} and {a} being family")),
-    ("{A} was dead the whole time.",
-     ("{a} was dead the whole time", "{a} has been a ghost all along", "{a} died before the story began",
-      "{a} is a ghost", "{a} was never alive during the film"),
-     ("why nobody but {b} ever speaks to {a}", "the truth about what happened to {a} years ago")),
-    ("{A} faked their own death and returns.",
-     ("{a} faked their own death", "{a} is alive after all", "{a} survived and was hiding",
-      "{a} comes back from the dead", "{a} was never really dead"),
-     ("{a} showing up alive", "the return of {a}", "the empty coffin")),
-    ("{A} and {B} are the same person.",
-     ("{a} and {b} are the same person", "{a} is really {b}", "{b} was {a} in disguise",
-      "{a} has been posing as {b}", "{b} never existed and was just {a}"),
-     ("the two faces of {a}", "the mask {a} wears")),
-    ("{A} sacrifices their life to save {B}.",
-     ("{a} sacrifices their life to save {b}", "{a} dies saving {b}", "{a} takes the bullet for {b}",
-      "{a} gives up everything so that {b} can live"),
-     ("what {a} gives up for {b}", "{a}'s final choice")),
-    ("{A} escapes from the {p} while {B} is arrested.",
-     ("{a} escapes from the {p}", "{a} gets away with it", "{b} ends up in prison",
-      "{b} is arrested at the end", "{a} walks free"),
-     ("{a} walking free at the end", "{b}'s fate in the last act")),
-    ("{A} and {B} end up together.",
-     ("{a} and {b} end up together", "{a} marries {b}", "{a} and {b} get married in the end",
-      "{b} chooses {a} in the end"),
-     ("the wedding at the end", "{a} and {b} in the final scene")),
+    (
+        "{A} is killed in the {p}.",
+        (
+            "{a} dies",
+            "{a} gets killed",
+            "{a} is killed off",
+            "{a} does not survive",
+            "{a} ends up dead",
+            "{b} kills {a}",
+            "{a} is murdered by {b}",
+            "{a} dies in {b}'s arms",
+            "they kill off {a}",
+            "{a} is shot and dies in the {p}",
+            "{a} never makes it out alive",
+        ),
+        ("{a}'s funeral", "the scene of {b} at {a}'s grave", "{b} mourning {a}"),
+    ),
+    (
+        "{A} is revealed to be the killer.",
+        (
+            "{a} is revealed to be the killer",
+            "{a} was the killer all along",
+            "the killer turns out to be {a}",
+            "{a} is the murderer",
+            "{a} committed the murders",
+            "{a} did it",
+            "{a} is behind the killings",
+            "it was {a} who killed them all",
+            "the murders were committed by {a}",
+        ),
+        ("the real villain being {a}", "what {a} was hiding all along", "the truth about {a}"),
+    ),
+    (
+        "{A} betrays {B}.",
+        (
+            "{a} betrays {b}",
+            "{a} turns on {b}",
+            "{a} double-crosses {b}",
+            "{b} is betrayed by {a}",
+            "{a} sells {b} out",
+            "{a} was working against {b} the whole time",
+            "{a} hands {b} over to the enemy",
+        ),
+        ("{a} stabbing {b} in the back", "where {a}'s loyalty really lies", "{a} switching sides"),
+    ),
+    (
+        "In the end it was all a dream of {A}.",
+        (
+            "it was all a dream",
+            "the whole story was a dream",
+            "{a} wakes up and none of it happened",
+            "everything happened in {a}'s head",
+            "{a} imagined the whole thing",
+            "none of it was real",
+        ),
+        ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} waking up"),
+    ),
+    (
+        "{B} turns out to be {A}'s father.",
+        (
+            "{b} turns out to be {a}'s father",
+            "{b} is {a}'s father",
+            "{a} finds out that {b} is the real father",
+            "{b} is actually {a}'s dad",
+            "{a}'s father is {b}",
+            "{b} fathered {a}",
+        ),
+        ("the family secret {b} keeps from {a}", "who {a}'s parents really are", "{b} and {a} being family"),
+    ),
+    (
+        "{A} was dead the whole time.",
+        (
+            "{a} was dead the whole time",
+            "{a} has been a ghost all along",
+            "{a} died before the story began",
+            "{a} is a ghost",
+            "{a} was never alive during the film",
+        ),
+        ("why nobody but {b} ever speaks to {a}", "the truth about what happened to {a} years ago"),
+    ),
+    (
+        "{A} faked their own death and returns.",
+        (
+            "{a} faked their own death",
+            "{a} is alive after all",
+            "{a} survived and was hiding",
+            "{a} comes back from the dead",
+            "{a} was never really dead",
+        ),
+        ("{a} showing up alive", "the return of {a}", "the empty coffin"),
+    ),
+    (
+        "{A} and {B} are the same person.",
+        (
+            "{a} and {b} are the same person",
+            "{a} is really {b}",
+            "{b} was {a} in disguise",
+            "{a} has been posing as {b}",
+            "{b} never existed and was just {a}",
+        ),
+        ("the two faces of {a}", "the mask {a} wears"),
+    ),
+    (
+        "{A} sacrifices their life to save {B}.",
+        (
+            "{a} sacrifices their life to save {b}",
+            "{a} dies saving {b}",
+            "{a} takes the bullet for {b}",
+            "{a} gives up everything so that {b} can live",
+        ),
+        ("what {a} gives up for {b}", "{a}'s final choice"),
+    ),
+    (
+        "{A} escapes from the {p} while {B} is arrested.",
+        (
+            "{a} escapes from the {p}",
+            "{a} gets away with it",
+            "{b} ends up in prison",
+            "{b} is arrested at the end",
+            "{a} walks free",
+        ),
+        ("{a} walking free at the end", "{b}'s fate in the last act"),
+    ),
+    (
+        "{A} and {B} end up together.",
+        (
+            "{a} and {b} end up together",
+            "{a} marries {b}",
+            "{a} and {b} get married in the end",
+            "{b} chooses {a} in the end",
+        ),
+        ("the wedding at the end", "{a} and {b} in the final scene"),
+    ),
 )
 # Frames around a clause {e} or a noun phrase {n}. Spoilers fill them with twist events;
 # both classes also fill them with harmless decoys, so the frames alone give nothing away.
 _CLAUSE_FRAMES = (
-    "{E}.", "In the end, {e}.", "The twist is that {e}.", "I did not see it coming when {e}.",
-    "When {e}, I was stunned.", "Turns out {e}.", "It is revealed that {e}.", "Yes, {e}.",
-    "Halfway through, {e}, and the {film} never recovers.", "I hated that {e}.", "I loved that {e}.",
-    "The moment {e} felt cheap.", "Knowing that {e} makes a second viewing worth it.",
-    "The scene where {e} is the best part.", "By the final act {e}.", "{E}, which makes sense in hindsight.",
-    "Once {e}, everything falls into place.", "The finale, where {e}, is {op}.",
+    "{E}.",
+    "In the end, {e}.",
+    "The twist is that {e}.",
+    "I did not see it coming when {e}.",
+    "When {e}, I was stunned.",
+    "Turns out {e}.",
+    "It is revealed that {e}.",
+    "Yes, {e}.",
+    "Halfway through, {e}, and the {film} never recovers.",
+    "I hated that {e}.",
+    "I loved that {e}.",
+    "The moment {e} felt cheap.",
+    "Knowing that {e} makes a second viewing worth it.",
+    "The scene where {e} is the best part.",
+    "By the final act {e}.",
+    "{E}, which makes sense in hindsight.",
+    "Once {e}, everything falls into place.",
+    "The finale, where {e}, is {op}.",
 )
 _PHRASE_FRAMES = (
-    "{N} stayed with me for days.", "I keep thinking about {n}.", "Nothing prepared me for {n}.",
-    "{N} is the emotional peak of the {film}.", "Pay attention to {n}.", "The {film} really earns {n}.",
+    "{N} stayed with me for days.",
+    "I keep thinking about {n}.",
+    "Nothing prepared me for {n}.",
+    "{N} is the emotional peak of the {film}.",
+    "Pay attention to {n}.",
+    "The {film} really earns {n}.",
 )
 # Reveal an event only to someone who knows the plot; also used as harmless decoys.
 _AMBIGUOUS = (
-    "the last we see of {a}", "what happens to {a} in the {p}", "{a}'s last scene", "where {a} ends up",
-    "the final scene between {a} and {b}", "the moment {b} finds {a}", "{a}'s big secret",
+    "the last we see of {a}",
+    "what happens to {a} in the {p}",
+    "{a}'s last scene",
+    "where {a} ends up",
+    "the final scene between {a} and {b}",
+    "the moment {b} finds {a}",
+    "{a}'s big secret",
 )
 # Hedges wrap an event clause without asserting it; any movie's event kinds fill them.
 _HEDGE_FRAMES = (
-    "I will not say whether {e}.", "Does it turn out that {e}? Watch it and see.",
-    "For a while I was sure {e}, but I will leave it there.", "People keep asking me if {e}; no comment.",
-    "Whether or not {e}, the {film} works.", "Half the audience expects that {e}.",
+    "I will not say whether {e}.",
+    "Does it turn out that {e}? Watch it and see.",
+    "For a while I was sure {e}, but I will leave it there.",
+    "People keep asking me if {e}; no comment.",
+    "Whether or not {e}, the {film} works.",
+    "Half the audience expects that {e}.",
 )
 _DECOY_CLAUSES = (
-    "the {aspect} is {op}", "{a} and {b} finally talk", "the {film} finds its rhythm", "{b} shows up",
-    "{a} has to make a choice", "the music swells", "{a} goes to the {p}", "{a} and {b} meet",
-    "{actor} gets a big scene", "the {film} slows down", "{a} loses {b}'s trust", "{a} finally opens up",
-    "{a} nearly dies in the {p}", "{a} suspects {b} of the murders", "{a} dreams of leaving the {p}",
-    "{b} lies to {a} about the past", "{a} wants to find the killer", "{b} is badly hurt",
-    "{a} asks {b} about a missing father", "{a} is accused of killing someone",
+    "the {aspect} is {op}",
+    "{a} and {b} finally talk",
+    "the {film} finds its rhythm",
+    "{b} shows up",
+    "{a} has to make a choice",
+    "the music swells",
+    "{a} goes to the {p}",
+    "{a} and {b} meet",
+    "{actor} gets a big scene",
+    "the {film} slows down",
+    "{a} loses {b}'s trust",
+    "{a} finally opens up",
+    "{a} nearly dies in the {p}",
+    "{a} suspects {b} of the murders",
+    "{a} dreams of leaving the {p}",
+    "{b} lies to {a} about the past",
+    "{a} wants to find the killer",
+    "{b} is badly hurt",
+    "{a} asks {b} about a missing father",
+    "{a} is accused of killing someone",
 )
 _DECOY_PHRASES = (
-    "the {aspect}", "{actor}'s performance", "the chemistry between {a} and {b}", "the opening scene",
-    "the last shot of the {p}", "the way the {film} uses the {p}", "{a}'s journey", "the final scene",
-    "the ending", "{b}'s first scene", "the funeral that opens the {film}", "{a}'s nightmares",
-    "the family drama", "the hunt for the killer", "the fight between {a} and {b}",
+    "the {aspect}",
+    "{actor}'s performance",
+    "the chemistry between {a} and {b}",
+    "the opening scene",
+    "the last shot of the {p}",
+    "the way the {film} uses the {p}",
+    "{a}'s journey",
+    "the final scene",
+    "the ending",
+    "{b}'s first scene",
+    "the funeral that opens the {film}",
+    "{a}'s nightmares",
+    "the family drama",
+    "the hunt for the killer",
+    "the fight between {a} and {b}",
 )
 # Non-revealing sentences that use twist-like words; both classes use them.
 _TEASERS = (
-    "I won't say whether {a} survives.", "There is a twist, and I will not spoil it here.",
+    "I won't say whether {a} survives.",
+    "There is a twist, and I will not spoil it here.",
     "The identity of the killer is kept secret until the last minutes.",
-    "Does {a} make it out of the {p}? Watch it and find out.", "The ending split my friends down the middle.",
+    "Does {a} make it out of the {p}? Watch it and find out.",
+    "The ending split my friends down the middle.",
     "Everyone talks about the big reveal, and it deserves the hype.",
-    "{a} has a secret, but the {film} takes its time with it.", "Keep an eye on {b}.",
+    "{a} has a secret, but the {film} takes its time with it.",
+    "Keep an eye on {b}.",
     "The {film} keeps asking whether {a} can trust {b}.",
     "Without spoiling anything, the last act is intense.",
     "I guessed where it was going early, which took away some of the fun.",
     "The death scenes are brutal but never gratuitous.",
     "Someone close to {a} is not what they seem, and that is all I will say.",
 )
-_WARNINGS = ("SPOILERS AHEAD.", "Warning: spoilers below.", "*** This review may contain spoilers ***",
-             "Spoiler alert!", "(Contains spoilers)")
-_NO_SPOILERS = ("No spoilers here.", "This review is spoiler-free.", "I will keep this spoiler free.",
-                "*** This review may contain spoilers ***")
-_PREMISES = ("The story follows {a}, {role}, who {goal}.", "{a} ({actor}) {goal} in {place}.",
-             "Set in {place}, the story follows {a} and {b}.", "{a} {goal}, with help from {b}.",
-             "{a} and {b} are thrown together in {place}.", "The plot is simple: {a} {goal}.",
-             "{b} is the one person {a} can rely on.")
-_BEATS = ("{a} and {b} argue about what to do next.", "{a} follows a lead to the {p}.",
-          "{b} warns {a} to stay away.", "Months pass and {a} grows restless.", "{a} confides in {b}.",
-          "A storm cuts the {p} off from the outside world.", "{b} discovers an old letter.",
-          "{a} is offered a deal by {b}.")
+_WARNINGS = (
+    "SPOILERS AHEAD.",
+    "Warning: spoilers below.",
+    "*** This review may contain spoilers ***",
+    "Spoiler alert!",
+    "(Contains spoilers)",
+)
+_NO_SPOILERS = (
+    "No spoilers here.",
+    "This review is spoiler-free.",
+    "I will keep this spoiler free.",
+    "*** This review may contain spoilers ***",
+)
+_PREMISES = (
+    "The story follows {a}, {role}, who {goal}.",
+    "{a} ({actor}) {goal} in {place}.",
+    "Set in {place}, the story follows {a} and {b}.",
+    "{a} {goal}, with help from {b}.",
+    "{a} and {b} are thrown together in {place}.",
+    "The plot is simple: {a} {goal}.",
+    "{b} is the one person {a} can rely on.",
+)
+_BEATS = (
+    "{a} and {b} argue about what to do next.",
+    "{a} follows a lead to the {p}.",
+    "{b} warns {a} to stay away.",
+    "Months pass and {a} grows restless.",
+    "{a} confides in {b}.",
+    "A storm cuts the {p} off from the outside world.",
+    "{b} discovers an old letter.",
+    "{a} is offered a deal by {b}.",
+)
 _FILLERS = (
-    "The {film} was shot in {place}, and it shows.", "It reminded me of the classics of the genre.",
-    "The trailer does not do it justice.", "Some of the dialogue feels forced.",
-    "The supporting cast does solid work.", "There are a few plot holes, but nothing major.",
-    "The opening sequence sets the tone perfectly.", "I am not usually a fan of {genre} films.",
-    "The director clearly loves this material.", "It is {duration} long and you feel every minute.",
-    "The {aspect} deserves an award.", "I watched it on a long flight.", "The middle section drags a little.",
-    "The characters make some strange decisions.", "Visually, it is stunning.",
-    "The tone shifts a lot between scenes.", "Critics were harsh on this one, and I do not understand why.",
-    "The book is better, as always.", "The {who} is the heart of the {film}.",
+    "The {film} was shot in {place}, and it shows.",
+    "It reminded me of the classics of the genre.",
+    "The trailer does not do it justice.",
+    "Some of the dialogue feels forced.",
+    "The supporting cast does solid work.",
+    "There are a few plot holes, but nothing major.",
+    "The opening sequence sets the tone perfectly.",
+    "I am not usually a fan of {genre} films.",
+    "The director clearly loves this material.",
+    "It is {duration} long and you feel every minute.",
+    "The {aspect} deserves an award.",
+    "I watched it on a long flight.",
+    "The middle section drags a little.",
+    "The characters make some strange decisions.",
+    "Visually, it is stunning.",
+    "The tone shifts a lot between scenes.",
+    "Critics were harsh on this one, and I do not understand why.",
+    "The book is better, as always.",
+    "The {who} is the heart of the {film}.",
     "I could watch a whole {film} about the {who}.",
 )
 # (standard, shifted) phrasings with the same slots in the same order: a shifted review
@@ -226,26 +599,43 @@ _INTROS = (
     ("This is my first review here, and it is about {t}.", "First time posting here, so let us talk {t}."),
 )
 _VERDICTS = (
-    ("Overall, a {op} {film}.", "Bottom line: a {op} {film}."), ("{r}/10.", "{r} out of 10 from me."),
+    ("Overall, a {op} {film}.", "Bottom line: a {op} {film}."),
+    ("{r}/10.", "{r} out of 10 from me."),
     ("Worth watching if you like {genre} films.", "Worth a look for any {genre} fan out there."),
     ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
     ("That is all I have to say.", "Anyway, that is my two cents."),
 )
-_SUMMARIES = ("{t}", "A {op} {film}", "{op} from start to finish", "Not what I expected", "What a ride",
-              "{a} steals the show", "Overrated", "Underrated", "{r}/10 from me", "{t}: my review",
-              "Do not believe the hype", "A {very} {op} {genre} {film}")
+_SUMMARIES = (
+    "{t}",
+    "A {op} {film}",
+    "{op} from start to finish",
+    "Not what I expected",
+    "What a ride",
+    "{a} steals the show",
+    "Overrated",
+    "Underrated",
+    "{r}/10 from me",
+    "{t}: my review",
+    "Do not believe the hype",
+    "A {very} {op} {genre} {film}",
+)
 # Per slot: (standard words, shifted words).
 _LEXICON = {
     "film": (("movie", "film"), ("flick", "picture", "feature")),
-    "good": (("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
-             ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping",
-              "riveting")),
-    "bad": (("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
-            ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland")),
+    "good": (
+        ("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
+        ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping", "riveting"),
+    ),
+    "bad": (
+        ("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
+        ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland"),
+    ),
     "very": (("really", "very", "truly", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
     "perf": (("acting", "cast", "lead performance"), ("ensemble", "casting", "character work")),
-    "aspect": (("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script"),
-               ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging")),
+    "aspect": (
+        ("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script"),
+        ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging"),
+    ),
 }
 
 
@@ -357,8 +747,18 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
         actors = [f"{d.pick(_ACTOR_FIRST)} {d.pick(_LAST)}" for _ in names]
         roles, goals = [d.pick(_ROLES) for _ in names], [d.pick(_GOALS) for _ in names]
         place = _PLACES[d.below(len(_PLACES))]
-        premises = [t.format(a=names[i], b=names[(i + 1) % n_chars], role=roles[i], goal=goals[i],
-                             actor=actors[i], place=place[0]) for t in _PREMISES for i in range(2)]
+        premises = [
+            t.format(
+                a=names[i],
+                b=names[(i + 1) % n_chars],
+                role=roles[i],
+                goal=goals[i],
+                actor=actors[i],
+                place=place[0],
+            )
+            for t in _PREMISES
+            for i in range(2)
+        ]
         kinds = rng.choice(len(_EVENTS), 2 + d.below(3), replace=False).tolist()
         events, story = [], []
         for kind in kinds:
@@ -368,8 +768,13 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
             fill = {"a": names[i], "b": names[j], "A": full[i], "B": full[j], "p": place[1]}
             # Reviewers name a character or call them by their role ("the detective dies").
             by_role = fill | {"a": "the " + roles[i].split(" ", 1)[1]}
-            events.append(([t.format(**fill) for t in explicit] + [t.format(**by_role) for t in explicit[:4]],
-                           [t.format(**fill) for t in subtle], [t.format(**fill) for t in _AMBIGUOUS]))
+            events.append(
+                (
+                    [t.format(**fill) for t in explicit] + [t.format(**by_role) for t in explicit[:4]],
+                    [t.format(**fill) for t in subtle],
+                    [t.format(**fill) for t in _AMBIGUOUS],
+                )
+            )
             beat = d.pick(_BEATS).format(a=names[j], b=names[i], p=place[1])
             story += [beat, synopsis.format(**fill)]
         intro = [f"{full[i]} ({actors[i]}), {roles[i]}, {goals[i]}." for i in range(n_chars)]
@@ -378,12 +783,24 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
             summary += f"                Written by\n{d.pick(_ACTOR_FIRST)}-{d.pick(_LAST)}"
         synopsis_text = "" if d.u() < _EMPTY_SYNOPSIS_SHARE else " ".join(intro + story)
         h, m = divmod(minutes[k], 60)
-        movies.append(_Movie(
-            movie_id=f"tt{int(ids[k]):07d}", title=title, genres=genres,
-            duration=f"{h}h {m}min".replace(" 0min", "") if h else f"{m}min", rating=float(ratings[k]),
-            release_date=dt.date.fromordinal(first_day - days_before[k]).isoformat(), names=names,
-            roles=[r.split(" ", 1)[1] for r in roles], actors=actors, place=place, premises=premises,
-            events=events, plot_summary=summary, plot_synopsis=synopsis_text))
+        movies.append(
+            _Movie(
+                movie_id=f"tt{int(ids[k]):07d}",
+                title=title,
+                genres=genres,
+                duration=f"{h}h {m}min".replace(" 0min", "") if h else f"{m}min",
+                rating=float(ratings[k]),
+                release_date=dt.date.fromordinal(first_day - days_before[k]).isoformat(),
+                names=names,
+                roles=[r.split(" ", 1)[1] for r in roles],
+                actors=actors,
+                place=place,
+                premises=premises,
+                events=events,
+                plot_summary=summary,
+                plot_synopsis=synopsis_text,
+            )
+        )
     return movies
 
 
@@ -429,8 +846,10 @@ def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movi
     rating = np.clip(np.where(extreme, np.where(base >= 6, 10, 1), np.rint(base)), 1, 10).astype(int)
     first, last = _month_start(spec.first_month), _month_start(spec.last_month)
     n_months = (last.year - first.year) * 12 + last.month - first.month + 1
-    starts = [dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
-              for i in range(n_months + 1)]
+    starts = [
+        dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        for i in range(n_months + 1)
+    ]
     growth = np.linspace(1.0, 2.0, n_months)  # the last month has twice the reviews of the first
     month = rng.choice(n_months, n, p=growth / growth.sum())
     ordinals = np.array([s.toordinal() for s in starts])
@@ -452,9 +871,19 @@ def _plan_reviews(spec: CorpusSpec, rng: np.random.Generator, movies: list[_Movi
         with_details = np.flatnonzero(~no_details)
         slash_id[rng.choice(with_details, max(1, round(_SLASH_ID_SHARE * n_movies)), replace=False)] = True
     copy_of = dict(zip(dst.tolist(), src.tolist(), strict=True))
-    return _Plan(movie=movie, user=user_ids[user_of], day=day, rating=rating, spoiler=spoiler, label=label,
-                 shifted=shifted, sentences=sentences, copy_of=copy_of, no_details=no_details,
-                 slash_id=slash_id)
+    return _Plan(
+        movie=movie,
+        user=user_ids[user_of],
+        day=day,
+        rating=rating,
+        spoiler=spoiler,
+        label=label,
+        shifted=shifted,
+        sentences=sentences,
+        copy_of=copy_of,
+        no_details=no_details,
+        slash_id=slash_id,
+    )
 
 
 def _lexicons() -> list[list[dict[str, Sequence[str]]]]:
@@ -467,12 +896,25 @@ def _lexicons() -> list[list[dict[str, Sequence[str]]]]:
     return out
 
 
-def _review(m: _Movie, rating: int, spoiler: bool, style: int, n_sentences: int,
-            lexicon: dict[str, Sequence[str]], d: _Draws) -> tuple[str, str]:
+def _review(
+    m: _Movie,
+    rating: int,
+    spoiler: bool,
+    style: int,
+    n_sentences: int,
+    lexicon: dict[str, Sequence[str]],
+    d: _Draws,
+) -> tuple[str, str]:
     """Compose one review text and its summary line."""
     slots = _Slots(d, lexicon)
-    slots.update(t=m.title, genre=m.genres[0].lower(), place=m.place[0], p=m.place[1], duration=m.duration,
-                 r=str(rating))
+    slots.update(
+        t=m.title,
+        genre=m.genres[0].lower(),
+        place=m.place[0],
+        p=m.place[1],
+        duration=m.duration,
+        r=str(rating),
+    )
     n_chars = len(m.names)
 
     def fill(template: str) -> str:
@@ -546,9 +988,17 @@ def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws
     kept: dict[int, str] = {}
     for start in range(0, spec.n_reviews, _CHUNK):
         chunk = slice(start, start + _CHUNK)
-        rows = zip(plan.movie[chunk].tolist(), plan.user[chunk].tolist(), plan.day[chunk].tolist(),
-                   plan.rating[chunk].tolist(), plan.spoiler[chunk].tolist(), plan.label[chunk].tolist(),
-                   plan.shifted[chunk].tolist(), plan.sentences[chunk].tolist(), strict=True)
+        rows = zip(
+            plan.movie[chunk].tolist(),
+            plan.user[chunk].tolist(),
+            plan.day[chunk].tolist(),
+            plan.rating[chunk].tolist(),
+            plan.spoiler[chunk].tolist(),
+            plan.label[chunk].tolist(),
+            plan.shifted[chunk].tolist(),
+            plan.sentences[chunk].tolist(),
+            strict=True,
+        )
         for i, (mi, user, day, rating, spoiler, label, shifted, n_sent) in enumerate(rows, start):
             m = movies[mi]
             lexicon = lexicons[int(shifted)][0 if rating >= 7 else 1 if rating <= 4 else 2]
@@ -557,19 +1007,40 @@ def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws
                 kept[i] = text
             if i in plan.copy_of:
                 text = kept.pop(plan.copy_of[i])
-            yield json.dumps({"review_date": dates[day], "movie_id": m.movie_id, "user_id": f"ur{user}",
-                              "is_spoiler": label, "review_text": text, "rating": str(rating),
-                              "review_summary": summary}) + "\n"
+            yield (
+                json.dumps(
+                    {
+                        "review_date": dates[day],
+                        "movie_id": m.movie_id,
+                        "user_id": f"ur{user}",
+                        "is_spoiler": label,
+                        "review_text": text,
+                        "rating": str(rating),
+                        "review_summary": summary,
+                    }
+                )
+                + "\n"
+            )
 
 
 def _details_lines(movies: list[_Movie], plan: _Plan) -> Iterator[str]:
     for k, m in enumerate(movies):
         if plan.no_details[k]:
             continue
-        yield json.dumps({"movie_id": m.movie_id + ("/" if plan.slash_id[k] else ""),
-                          "plot_summary": m.plot_summary, "duration": m.duration, "genre": m.genres,
-                          "rating": m.rating, "release_date": m.release_date,
-                          "plot_synopsis": m.plot_synopsis}) + "\n"
+        yield (
+            json.dumps(
+                {
+                    "movie_id": m.movie_id + ("/" if plan.slash_id[k] else ""),
+                    "plot_summary": m.plot_summary,
+                    "duration": m.duration,
+                    "genre": m.genres,
+                    "rating": m.rating,
+                    "release_date": m.release_date,
+                    "plot_synopsis": m.plot_synopsis,
+                }
+            )
+            + "\n"
+        )
 
 
 def _write_atomic(path: Path, lines: Iterable[str]) -> None:
@@ -597,8 +1068,9 @@ def _validate(spec: CorpusSpec) -> None:
         raise ValueError(f"n_reviews, n_movies and n_users must be positive: {spec}")
     shares_ok = 0 < spec.spoiler_share < 1 and 0 <= spec.label_noise < 0.5 and 0 <= spec.vocabulary_shift <= 1
     if not shares_ok:
-        raise ValueError(f"spoiler_share must lie in (0, 1), label_noise in [0, 0.5), "
-                         f"vocabulary_shift in [0, 1]: {spec}")
+        raise ValueError(
+            f"spoiler_share must lie in (0, 1), label_noise in [0, 0.5), vocabulary_shift in [0, 1]: {spec}"
+        )
     if _month_start(spec.first_month) > _month_start(spec.last_month):
         raise ValueError(f"first_month {spec.first_month} is after last_month {spec.last_month}")
 
@@ -621,15 +1093,26 @@ def generate_corpus(out_dir: Path, spec: CorpusSpec = CorpusSpec()) -> Synthetic
     movie_seq, plan_seq, text_seq = np.random.SeedSequence(spec.seed).spawn(3)
     movies = _build_movies(spec, np.random.default_rng(movie_seq))
     plan = _plan_reviews(spec, np.random.default_rng(plan_seq), movies)
-    corpus = SyntheticCorpus(directory=out_dir, reviews_path=out_dir / REVIEWS_FILE,
-                             details_path=out_dir / DETAILS_FILE, n_reviews=spec.n_reviews,
-                             n_movies=int(np.unique(plan.movie).size), n_spoilers=int(plan.label.sum()))
-    _write_atomic(corpus.reviews_path,
-                  _review_lines(spec, movies, plan, _Draws(np.random.default_rng(text_seq))))
+    corpus = SyntheticCorpus(
+        directory=out_dir,
+        reviews_path=out_dir / REVIEWS_FILE,
+        details_path=out_dir / DETAILS_FILE,
+        n_reviews=spec.n_reviews,
+        n_movies=int(np.unique(plan.movie).size),
+        n_spoilers=int(plan.label.sum()),
+    )
+    _write_atomic(
+        corpus.reviews_path, _review_lines(spec, movies, plan, _Draws(np.random.default_rng(text_seq)))
+    )
     _write_atomic(corpus.details_path, _details_lines(movies, plan))
-    note = {"synthetic": True, "seed": spec.seed, "n_reviews": corpus.n_reviews, "n_movies": corpus.n_movies,
-            "generator": "spoiler_assets.data.synthetic",
-            "note": "Synthetic corpus, not IMDB data"}
+    note = {
+        "synthetic": True,
+        "seed": spec.seed,
+        "n_reviews": corpus.n_reviews,
+        "n_movies": corpus.n_movies,
+        "generator": "spoiler_assets.data.synthetic",
+        "note": "Synthetic corpus, not IMDB data",
+    }
     _write_atomic(marker, [json.dumps(note, indent=2) + "\n"])
     return corpus
 
@@ -656,15 +1139,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-noise", type=float, default=default.label_noise)
     parser.add_argument("--vocabulary-shift", type=float, default=default.vocabulary_shift)
     args = parser.parse_args(argv)
-    spec = CorpusSpec(n_reviews=args.reviews, n_movies=args.movies, n_users=args.users, seed=args.seed,
-                      first_month=args.first_month, last_month=args.last_month,
-                      spoiler_share=args.spoiler_share, label_noise=args.label_noise,
-                      vocabulary_shift=args.vocabulary_shift)
+    spec = CorpusSpec(
+        n_reviews=args.reviews,
+        n_movies=args.movies,
+        n_users=args.users,
+        seed=args.seed,
+        first_month=args.first_month,
+        last_month=args.last_month,
+        spoiler_share=args.spoiler_share,
+        label_noise=args.label_noise,
+        vocabulary_shift=args.vocabulary_shift,
+    )
     started = time.perf_counter()
     corpus = generate_corpus(args.out, spec)
-    print(f"Wrote a SYNTHETIC corpus (not IMDB data) to {corpus.directory}: {corpus.n_reviews} reviews, "
-          f"{corpus.n_spoilers} labelled spoilers, {corpus.n_movies} movies "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"Wrote a SYNTHETIC corpus (not IMDB data) to {corpus.directory}: {corpus.n_reviews} reviews, "
+        f"{corpus.n_spoilers} labelled spoilers, {corpus.n_movies} movies "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
     return 0
 
 

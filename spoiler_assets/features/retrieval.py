@@ -9,6 +9,7 @@ whatever marks a missing value (None online, NaN offline) into NaN.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from feast import FeatureService, FeatureStore
+from redis.exceptions import RedisError
 
 from spoiler_assets.features.context import epoch_days, today_epoch_days
 from spoiler_assets.features.schema import ENTITY_KEYS, EVENT_TIMESTAMP, FEATURE_SERVICE, MODEL_FEATURES
@@ -89,11 +91,18 @@ def historical_features(store: FeatureStore, reviews: pd.DataFrame) -> pd.DataFr
     return feature_frame(joined.reset_index(drop=True), reviews.index)
 
 
+class FeatureStoreUnavailableError(RuntimeError):
+    """The online store cannot be reached (Redis down, SQLite file unreadable)."""
+
+
 def online_features(store: FeatureStore, reviews: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
     """The same features from the online store, for reviews arriving now."""
     rows = request_columns(reviews, now)
-    with _ONLINE_LOCK:
-        response = store.get_online_features(features=_service(store), entity_rows=rows).to_dict()
+    try:
+        with _ONLINE_LOCK:
+            response = store.get_online_features(features=_service(store), entity_rows=rows).to_dict()
+    except (RedisError, sqlite3.Error, OSError) as err:
+        raise FeatureStoreUnavailableError(f"online feature store unavailable: {err}") from err
     return feature_frame(response, reviews.index)
 
 

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 EMBEDDING_DIM = 384
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
-# An in-process memo of recent vectors by text digest, for the embedding asset only:
-# reruns in one process (tests, `dagster dev`) skip texts they have just encoded.
+# An in-process memo of recent vectors by (encoder, text digest): reruns and batch
+# scoring in one process skip texts it has just encoded (about 90 MB when full).
 _MEMO_SIZE = 60_000
 _MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 

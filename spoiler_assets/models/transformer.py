@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -35,6 +35,8 @@ GpuChoice = bool | Literal["auto"]
 
 @dataclass(frozen=True)
 class TransformerParams:
+    """What to fine-tune, on how much data, on what hardware; GPU-scale defaults."""
+
     checkpoint: str = PACKAGED_MINILM
     num_workers: int = 1
     use_gpu: GpuChoice = "auto"
@@ -106,9 +108,9 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float, device: torch.d
     )
 
 
-def load_encoder(source: Path, **kwargs: Any) -> PreTrainedModel:
+def load_encoder(source: Path) -> PreTrainedModel:
     model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=2, local_files_only=True, **kwargs
+        source, num_labels=2, local_files_only=True
     )
     return model
 
@@ -132,12 +134,12 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[i
 def collate(seqs: Sequence[list[int]], pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
     """Pad to the longest sequence of the batch (dynamic padding)."""
     width = -(-max(len(s) for s in seqs) // multiple) * multiple
-    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(seqs), width), dtype=np.int64)
     for row, seq in enumerate(seqs):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        input_ids[row, : len(seq)] = seq
         attention_mask[row, : len(seq)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, seed: int, chunk: int = 50) -> list[list[int]]:
@@ -275,7 +277,7 @@ class _RaySession(_Session):
         import ray.train.torch
 
         device = ray.train.torch.get_device()
-        if device.type == "cpu" and use_gpu != False:  # noqa: E712 - "auto" may still find MPS
+        if device.type == "cpu":  # no GPU from Ray; "auto" may still find Apple MPS
             device = pick_device(use_gpu)
         model = ray.train.torch.prepare_model(model, move_to_device=device)
         return model, device
@@ -309,6 +311,12 @@ class _RaySession(_Session):
             self.queue.put(metrics)
 
 
+def _unwrap(model: torch.nn.Module) -> PreTrainedModel:
+    """The Hugging Face model inside a DistributedDataParallel wrapper, if any."""
+    inner = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    return cast(PreTrainedModel, inner)
+
+
 def _save(
     folder: Path,
     model: torch.nn.Module,
@@ -317,7 +325,7 @@ def _save(
     state: _LoopState,
     valid_proba: np.ndarray,
 ) -> None:
-    getattr(model, "module", model).save_pretrained(folder)
+    _unwrap(model).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     torch.save({"optimizer": optimizer.state_dict()}, folder / "optimizer.pt")
     np.save(folder / "valid_proba.npy", valid_proba)
@@ -337,7 +345,7 @@ def _evaluate(
 
     result: list[Any] = [None]
     if session.rank == 0:
-        proba = predict_encoded(getattr(model, "module", model), seqs, pad_id, device, batch_size=64)
+        proba = predict_encoded(_unwrap(model), seqs, pad_id, device, batch_size=64)
         result = [(float(average_precision_score(labels, proba)), proba)]
     if session.world > 1:
         torch.distributed.broadcast_object_list(result, src=0)
@@ -370,9 +378,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
         import ray
 
         data = ray.get(data)
-    session = (
-        _RaySession(config.get("progress_queue")) if config.get("ray") else _Session(config.get("on_epoch"))
-    )
+    session = _session(config)
     if config.get("cpu_threads"):
         torch.set_num_threads(int(config["cpu_threads"]))
     torch.manual_seed(params.seed)
@@ -521,11 +527,11 @@ def _trainer(
     use_gpu, cpus = _scaling(params)
     resources: dict[str, float] = {"CPU": cpus, **({"GPU": 1} if use_gpu else {})}
     return TorchTrainer(
-        train_loop_per_worker,
+        train_loop_per_worker,  # type: ignore[arg-type]  # Ray's hint says None; rank 0's value is kept
         train_loop_config={
             "params": asdict(params),
             "data": data_ref,
-            "ray": True,
+            "runner": "train",
             "cpu_threads": cpus,
             **config,
         },
@@ -582,10 +588,14 @@ def train_transformer(
         trainer = _trainer(
             ray.put(data), params, storage_path, run_name, storage_filesystem, progress_queue=queue
         )
-        result = _fit_reporting(trainer, queue, progress) if progress else trainer.fit()
+        try:
+            result = _fit_reporting(trainer, queue, progress) if progress else trainer.fit()
+        finally:
+            if queue is not None:
+                queue.shutdown()
+        if result.checkpoint is None:
+            raise RuntimeError(f"Ray Train run {run_name} reported no checkpoint")
         best = result.get_best_checkpoint(METRIC, "max") or result.checkpoint
-        if best is None:
-            raise RuntimeError(f"Ray Train run {run_name} finished without a checkpoint")
         with result.checkpoint.as_directory() as latest:
             state = _LoopState(**json.loads((Path(latest) / "state.json").read_text()))
         with best.as_directory() as folder:
@@ -670,6 +680,8 @@ def tune_transformer(
     if grid.errors:
         raise RuntimeError(f"{len(grid.errors)} of {len(grid)} tuning trials failed") from grid.errors[0]
     best = grid.get_best_result(METRIC, "max", scope="all").config
+    if not best:
+        raise RuntimeError(f"no tuning trial of {run_name} reported {METRIC}")
     trials = grid.get_dataframe(filter_metric=METRIC, filter_mode="max")
     columns = {
         "trial_id": "trial",
@@ -692,6 +704,9 @@ class TrainingSummary:
     train_rows: int
 
 
+_NOT_TRAINED_HERE = TrainingSummary(history=[], train_rows=0)
+
+
 class TransformerClassifier:
     """A fine-tuned encoder, its tokenizer and its tuned threshold; scores on CPU.
 
@@ -705,10 +720,10 @@ class TransformerClassifier:
         threshold: float,
         max_length: int,
         name: str = "transformer_minilm",
-        training: TrainingSummary | None = None,
+        training: TrainingSummary = _NOT_TRAINED_HERE,
         batch_size: int = 32,
     ) -> None:
-        self.model = model.to("cpu").eval()
+        self.model = model.cpu().eval()
         self.tokenizer = tokenizer
         self.threshold = threshold
         self.max_length = max_length

@@ -6,6 +6,7 @@ from dagster_aws.s3 import S3Resource
 
 from spoiler_assets.features.store import FeatureStoreSpec
 from spoiler_assets.resources.feature_store import EmbeddingCacheResource, FeatureStoreResource
+from spoiler_assets.resources.ray_storage import RayStorageResource
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
 from spoiler_assets.resources.locations import (
     LandingZoneResource,
@@ -26,10 +27,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         )
         quarantine_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/quarantine"
         reports_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/reports"
+        ray_uri = f"s3://{settings.s3_bucket}/{settings.s3_prefix}/ray_results"
     else:
         io_manager = LocalStorageIOManager(base_dir=str(settings.storage_dir))
         quarantine_uri = str(settings.data_dir / "quarantine")
         reports_uri = str(settings.data_dir / "reports")
+        ray_uri = str(settings.data_dir / "ray_results")
     return {
         "io_manager": io_manager,
         "review_source": ReviewSourceResource(
@@ -40,6 +43,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "landing_zone": LandingZoneResource(
             base_uri=settings.landing_uri, endpoint_url=settings.s3_endpoint_url
         ),
+        "ray_storage": RayStorageResource(base_uri=ray_uri, endpoint_url=settings.s3_endpoint_url),
         "report_store": ReportStoreResource(base_uri=reports_uri, endpoint_url=settings.s3_endpoint_url),
         "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=settings.s3_endpoint_url),
         # Feast: parquet + registry beside the assets (disk or S3), online store in

@@ -1,0 +1,73 @@
+"""Benchmark: sentence-embedding throughput on this CPU, our path against the reference.
+
+On the same SYNTHETIC review texts, in the same process, prints reviews per second of
+  - `SentenceTransformer.encode` at the checkpoint's full length (256 tokens),
+  - `SentenceTransformer.encode` at our `max_seq_length`,
+  - our path (`spoiler_assets.models.embeddings.encode`: same modules, token-length buckets),
+and the cosine agreement of our vectors with both references. Rounds alternate between
+the paths so that load from other processes falls on all of them. Not a test.
+
+    python -m spoiler_assets_tests.benchmarks.embedding_benchmark [--reviews 400] [--rounds 2]
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
+from spoiler_assets.models.embeddings import EncoderSpec, encode, load_encoder
+
+
+def synthetic_texts(n: int) -> list[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        generate_corpus(Path(folder), CorpusSpec(n_reviews=n, n_movies=40, seed=11))
+        with (Path(folder) / "IMDB_reviews.json").open() as lines:
+            return [json.loads(line)["review_text"] for line in lines]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reviews", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-seq-length", type=int, default=EncoderSpec().max_seq_length)
+    args = parser.parse_args()
+    texts = synthetic_texts(args.reviews)
+    spec = EncoderSpec(max_seq_length=args.max_seq_length)
+    full = load_encoder(EncoderSpec(max_seq_length=256))
+    same = load_encoder(spec)
+    paths: dict[str, Callable[[list[str]], np.ndarray]] = {
+        "SentenceTransformer.encode, 256 tokens (reference)": lambda t: full.encode(
+            t, batch_size=32, normalize_embeddings=True
+        ),
+        f"SentenceTransformer.encode, {spec.max_seq_length} tokens": lambda t: same.encode(
+            t, batch_size=32, normalize_embeddings=True
+        ),
+        f"ours: bucketed, {spec.max_seq_length} tokens": lambda t: encode(t, spec),
+    }
+    for run in paths.values():
+        run(texts[:8])  # warm up
+    seconds = {name: 0.0 for name in paths}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(args.rounds):
+        for name, run in paths.items():
+            start = time.perf_counter()
+            vectors[name] = run(texts)
+            seconds[name] += time.perf_counter() - start
+    chars = np.mean([len(t) for t in texts])
+    print(f"SYNTHETIC reviews: {len(texts)} texts, mean {chars:.0f} characters, {args.rounds} rounds")
+    print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end")
+    ours = vectors[list(paths)[-1]]
+    for name in paths:
+        rate = len(texts) * args.rounds / seconds[name]
+        cosine = (ours * vectors[name]).sum(axis=1)
+        print(f"  {name:<55} {rate:7.1f} reviews/s   cosine(ours, this): min {cosine.min():.4f}")
+
+
+if __name__ == "__main__":
+    main()

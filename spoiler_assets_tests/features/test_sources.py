@@ -1,0 +1,40 @@
+import math
+
+import pandas as pd
+
+from spoiler_assets.features.context import context_feature_columns, epoch_days
+from spoiler_assets.features.schema import MOVIE_FV_FIELDS
+from spoiler_assets.features.sources import EPOCH, movie_feature_table, user_history_table
+from spoiler_assets_tests.features.builders import movies, reviews
+
+
+def test_movie_features_encode_genres_and_keep_unknowns_missing() -> None:
+    table = movie_feature_table(movies()).set_index("movie_id")
+    assert list(table.columns) == ["event_timestamp", *MOVIE_FV_FIELDS]
+    first, second = table.loc["tt0000001"], table.loc["tt0000002"]
+    assert (first["genre_drama"], first["genre_mystery"], first["genre_comedy"]) == (1.0, 1.0, 0.0)
+    assert first["genre_count"] == 2 and first["release_year"] == 2015
+    assert math.isnan(second["synopsis_words"]) and math.isnan(second["duration_minutes"])
+    assert (table["event_timestamp"] == EPOCH).all()
+
+
+def test_user_history_rows_only_count_earlier_days() -> None:
+    table = user_history_table(reviews())
+    u1 = table[table["user_id"] == "u1"].set_index("event_timestamp")
+    # valid from the midnight after each review day: 1 review by Jan 2, 3 by Jan 3, 4 by Jan 6
+    assert u1.loc[pd.Timestamp("2016-01-02", tz="UTC"), "user_prior_reviews"] == 1
+    assert u1.loc[pd.Timestamp("2016-01-03", tz="UTC"), "user_prior_reviews"] == 3
+    assert u1.loc[pd.Timestamp("2016-01-03", tz="UTC"), "user_prior_spoiler_share"] == 2 / 3
+    assert u1.loc[pd.Timestamp("2016-01-06", tz="UTC"), "user_prior_reviews"] == 4
+    assert u1.loc[EPOCH, ["user_prior_reviews", "user_prior_spoiler_share"]].isna().all()
+
+
+def test_context_features_relate_review_and_movie() -> None:
+    day = epoch_days(pd.Series(pd.to_datetime(["2016-06-01"]))).iloc[0]
+    release = epoch_days(pd.Series(pd.to_datetime(["2015-06-01"]))).iloc[0]
+    out = context_feature_columns(
+        ["one two three four"] * 2, [day, day], [120.0, None], [2.0, None], [release, None]
+    )
+    assert out["words_per_movie_minute"][0] == 4 / 120 and out["words_per_synopsis_word"][0] == 2
+    assert out["days_since_release"][0] == 366
+    assert all(math.isnan(values[1]) for values in out.values())

@@ -1,0 +1,229 @@
+"""A real Dagster instance on the embedded default: `dagster dev` (webserver and daemon)
+in its own process group, the landing sensor ticking on its own, and the asset graph
+rendered by headless Chromium. SYNTHETIC data throughout."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import SENSOR_NAME_TAG
+
+from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
+from spoiler_assets_tests.conftest import free_port
+from spoiler_assets_tests.helpers import corpus_settings, run_champion_job
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO_ROOT / "test-output" / "asset_graph.png"
+CHROMIUM = Path("/usr/bin/chromium")
+# The UI's global asset lineage page (Dagster 1.13: "/asset-groups" with no group).
+ASSET_GRAPH_PATH = "/asset-groups"
+LANDED_MONTH = "2017-01-01"
+# Telemetry off (no network from tests); nux off, or the UI greets a new instance with a
+# modal dialog that hides the graph in the screenshot.
+DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+# The champion only has to exist (landing_job scores with it): the smallest models do.
+LEAN_CHAMPION = {
+    "ops": {
+        "review_embeddings": {"config": {"max_seq_length": 32}},
+        "transformer_model": {"config": {"sample_fraction": 0.05, "max_length": 32}},
+        "xgboost_model": {"config": {"n_estimators": 40}},
+        "mlp_model": {"config": {"max_epochs": 5}},
+    }
+}
+_LOCATION_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+@dataclass(frozen=True)
+class DagsterDev:
+    """A running `dagster dev` and the instance it shares with the test."""
+
+    url: str
+    instance: dg.DagsterInstance
+    log: Path
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return f"--- dagster dev log ({self.log}) ---\n{self.log.read_text(errors='replace')[-chars:]}"
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
+    """The champion lineage materialized into a fresh DAGSTER_HOME, then `dagster dev` on
+    it, then one month landed; stopped, children included, when the module is done."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    data = tmp_path_factory.mktemp("data")
+    settings = corpus_settings(data, tiny_corpus, "2016-01", "2017-03", SPOILER_SENSOR_INTERVAL_S="5")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        # landing_job scores with the champion, so there must be one first.
+        assert run_champion_job(settings, LEAN_CHAMPION, instance=instance).success
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOILER_", "DAGSTER_"))}
+        env.update(
+            DAGSTER_HOME=str(home),
+            PYTHONPATH=str(REPO_ROOT),
+            SPOILER_DATA_DIR=str(settings.data_dir),
+            SPOILER_SOURCE=settings.source_uri,
+            SPOILER_FIRST_MONTH=settings.first_month,
+            SPOILER_LAST_MONTH=settings.last_month or "",
+            SPOILER_LANDING_URI=settings.landing_uri,
+            SPOILER_SENSOR_INTERVAL_S=str(settings.sensor_interval_s),
+            MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
+        )
+        for name in ("REDIS_URL", "AWS_ENDPOINT_URL"):
+            env.pop(name, None)
+        port = free_port()
+        log = home / "dagster_dev.log"
+        with log.open("w") as out:
+            # A session of its own: the webserver, daemon, code server and run workers are
+            # all in this process group, so the whole group can be stopped at the end.
+            process = subprocess.Popen(
+                [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        dev = DagsterDev(f"http://127.0.0.1:{port}", instance, log)
+        try:
+            _wait_for_code_location(dev, process, timeout_s=120)
+            _land_month(Path(settings.landing_uri), tmp_path_factory.mktemp("landed"))
+            yield dev
+        finally:
+            _stop(process)
+
+
+def test_landing_sensor_run_succeeds_and_materializes_the_month(dagster_dev: DagsterDev) -> None:
+    run = _wait_for_sensor_run(dagster_dev, timeout_s=240)
+
+    assert run.status == dg.DagsterRunStatus.SUCCESS, dagster_dev.log_tail()
+    assert run.tags.get("dagster/partition") == LANDED_MONTH
+    for asset in ("raw_reviews", "batch_predictions", "drift_report"):
+        records = dagster_dev.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[LANDED_MONTH]), limit=5
+        ).records
+        assert run.run_id in {r.run_id for r in records}, f"{asset} {LANDED_MONTH} not materialized by the run"
+
+
+def test_asset_graph_shows_lineage_from_raw_reviews_to_champion_model(
+    dagster_dev: DagsterDev, tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install it (apt-get install chromium, see .ci/run)")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); asset graph not rendered")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    url = dagster_dev.url + ASSET_GRAPH_PATH
+
+    dom = _chromium(url, tmp_path, f"--screenshot={SCREENSHOT}", "--dump-dom")
+
+    assert SCREENSHOT.stat().st_size > 20_000, "screenshot missing or blank"
+    for asset in ("raw_reviews", "champion_model"):
+        assert asset in dom, f"{asset} not in the rendered asset graph at {url}"
+
+
+def _wait_for_code_location(dev: DagsterDev, process: subprocess.Popen, timeout_s: float) -> None:
+    """Until the webserver answers and the code location has loaded (fails fast on a load error)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"dagster dev exited with {process.returncode}\n{dev.log_tail()}")
+        try:
+            body = json.dumps({"query": _LOCATION_QUERY}).encode()
+            request = urllib.request.Request(
+                f"{dev.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+        except OSError:
+            entries = []
+        for entry in entries:
+            loaded = entry["locationOrLoadError"]
+            if loaded and loaded["__typename"] == "PythonError":
+                pytest.fail(f"code location {entry['name']} failed to load: {loaded['message']}")
+        if entries and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"dagster dev not ready after {timeout_s} s\n{dev.log_tail()}")
+        time.sleep(1)
+
+
+def _land_month(landing: Path, scratch: Path) -> None:
+    """A month of new reviews, renamed into place so the sensor never reads half a file."""
+    corpus = generate_corpus(scratch, CorpusSpec(300, 30, seed=11, first_month="2017-01", last_month="2017-01"))
+    landing.mkdir(parents=True, exist_ok=True)
+    partial = landing / ".2017-01.json.partial"  # dot files are not listed by the landing zone
+    shutil.copy(corpus.reviews_path, partial)
+    partial.rename(landing / "2017-01.json")
+
+
+def _wait_for_sensor_run(dev: DagsterDev, timeout_s: float) -> dg.DagsterRun:
+    """The first landing_job run the landing sensor launched, once it has finished."""
+    deadline = time.monotonic() + timeout_s
+    finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+    while True:
+        runs = dev.instance.get_runs(
+            filters=dg.RunsFilter(job_name="landing_job", tags={SENSOR_NAME_TAG: "landing_sensor"})
+        )
+        if runs and runs[-1].status in finished:
+            return runs[-1]
+        if time.monotonic() > deadline:
+            state = runs[-1].status if runs else "no run launched"
+            pytest.fail(f"landing_sensor run not finished after {timeout_s} s ({state})\n{dev.log_tail()}")
+        time.sleep(1)
+
+
+def _chromium(url: str, tmp_path: Path, *commands: str) -> str:
+    """Render `url` in headless Chromium (virtual time lets the graph layout finish); the DOM."""
+    result = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1800,1100",
+            "--virtual-time-budget=20000",
+            *commands,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"chromium failed ({result.returncode}): {result.stderr[-3000:]}"
+    return result.stdout
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGINT lets `dagster dev` shut its services down; then nothing of the group survives."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
