@@ -57,26 +57,40 @@ def build_landing_sensor(
 
 
 def build_drift_sensor(retraining_job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
-    @dg.asset_sensor(
-        asset_key=dg.AssetKey("drift_report"),
+    @dg.sensor(
         job=retraining_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Requests retraining once for each drift_report that decided 'drift'",
     )
-    def drift_sensor(
-        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
-    ) -> dg.RunRequest | dg.SkipReason:
-        materialization = asset_event.asset_materialization
-        assert materialization is not None
-        detected = materialization.metadata.get("drift_detected")
-        month = materialization.partition or "unpartitioned"
-        if detected is None or not detected.value:
-            return dg.SkipReason(f"drift_report {month}: no drift")
-        # One request per decision: the run key is the materialization event itself.
-        return dg.RunRequest(
-            run_key=f"drift:{month}:{asset_event.run_id}:{asset_event.timestamp}",
-            tags={"retraining_reason": f"drift in {month[:7]}"},
-        )
+    def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        """Reads every drift_report materialization after the cursor (not only the latest,
+        so two months checked between ticks both count); one run per 'drift' decision."""
+        after = int(context.cursor) if context.cursor else None
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), after_storage_id=after),
+            limit=100,
+            ascending=True,
+        ).records
+        if not records:
+            return dg.SkipReason("no new drift_report")
+        requests, quiet = [], []
+        for record in records:
+            materialization = record.asset_materialization
+            assert materialization is not None
+            month = materialization.partition or "unpartitioned"
+            detected = materialization.metadata.get("drift_detected")
+            if detected is not None and detected.value:
+                # One request per decision: the run key is the materialization event itself.
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"drift:{month}:{record.storage_id}",
+                        tags={"retraining_reason": f"drift in {month[:7]}"},
+                    )
+                )
+            else:
+                quiet.append(month[:7])
+        skip = None if requests else f"no drift in {', '.join(quiet)}"
+        return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id), skip_reason=skip)
 
     return drift_sensor
 

@@ -2,11 +2,16 @@
 
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from spoiler_assets.settings import Settings
 
 REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb_real_sample"
 
@@ -122,3 +127,35 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@dataclass(frozen=True)
+class TrainedPlatform:
+    """The embedded default after one champion run on the tiny SYNTHETIC corpus."""
+
+    settings: "Settings"
+    comparison: Any
+    champion: Any
+
+    def settings_with(self, **env: str) -> "Settings":
+        """The same data dir, storage and registry, with some variables changed."""
+        from spoiler_assets_tests.helpers import corpus_settings
+
+        return corpus_settings(self.settings.data_dir, self.settings.source_uri, "2016-01", "2017-03", **env)
+
+
+@pytest.fixture(scope="session")
+def trained_platform(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainedPlatform:
+    """One run of the whole champion lineage, shared by the tests that need a champion.
+
+    Months run to 2017-03 so that tests can land 2017-01..03. Tests that add to it use
+    their own landing folder and Dagster instance and leave the champion alias alone.
+    """
+    from spoiler_assets_tests.helpers import corpus_settings, run_champion_job
+
+    settings = corpus_settings(tmp_path_factory.mktemp("platform"), tiny_corpus, "2016-01", "2017-03")
+    result = run_champion_job(settings)
+    assert result.success, [str(e.message) for e in result.all_events if e.is_failure]
+    return TrainedPlatform(
+        settings, result.output_for_node("model_comparison"), result.output_for_node("champion_model")
+    )

@@ -7,10 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spoiler_assets.data.formats import REVIEWS_FILE
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.definitions import build_definitions
-from spoiler_assets_tests.helpers import corpus_settings, run_champion_job
+from spoiler_assets_tests.conftest import TrainedPlatform
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +20,31 @@ def _land(landing: Path, name: str, spec: CorpusSpec, tmp_path: Path) -> None:
     shutil.copy(corpus.reviews_path, landing / f"{name}.json")
 
 
-def test_shifted_month_triggers_retraining_once_and_plain_month_does_not(tiny_corpus: Path, tmp_path: Path) -> None:
-    settings = corpus_settings(tmp_path / "data", tiny_corpus, "2016-01", "2017-03")
-    defs = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        assert run_champion_job(settings, instance=instance).success
-        landing = Path(settings.landing_uri)
-        _land(landing, "shifted", CorpusSpec(300, 30, seed=5, first_month="2017-01", last_month="2017-01",
-                                             spoiler_share=0.6, vocabulary_shift=1.0), tmp_path)  # fmt: skip
-        _land(landing, "plain", CorpusSpec(300, 30, seed=6, first_month="2017-02", last_month="2017-02"), tmp_path)
+def _drift_requests(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance
+) -> tuple[list[dg.RunRequest], str]:
+    requests: list[dg.RunRequest] = []
+    cursor = None
+    while True:  # an asset sensor handles one new materialization per tick
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+        if tick.cursor == cursor:
+            return requests, cursor or ""
+        cursor, requests = tick.cursor, requests + list(tick.run_requests)
 
+
+def test_shifted_month_triggers_retraining_once_and_plain_month_does_not(
+    trained_platform: TrainedPlatform, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    settings = trained_platform.settings_with(SPOILER_LANDING_URI=str(landing))
+    defs = build_definitions(settings)
+    _land(landing, "shifted", CorpusSpec(300, 30, seed=5, first_month="2017-01", last_month="2017-01",
+                                         spoiler_share=0.6, vocabulary_shift=1.0), tmp_path)  # fmt: skip
+    _land(
+        landing, "plain", CorpusSpec(300, 30, seed=6, first_month="2017-02", last_month="2017-02"), tmp_path
+    )
+
+    with dg.instance_for_test() as instance:
         landing_tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(
             dg.build_sensor_context(
                 instance=instance, resources=defs.resources, repository_def=defs.get_repository_def()
@@ -39,19 +53,17 @@ def test_shifted_month_triggers_retraining_once_and_plain_month_does_not(tiny_co
         months = sorted(r.partition_key for r in landing_tick.run_requests)
         assert months == ["2017-01-01", "2017-02-01"]
         for month in months:
-            run = defs.resolve_job_def("landing_job").execute_in_process(partition_key=month, instance=instance)
+            run = defs.resolve_job_def("landing_job").execute_in_process(
+                partition_key=month, instance=instance
+            )
             assert run.success
             predictions = run.output_for_node("batch_predictions")
             assert len(predictions) > 250 and predictions["model_version"].nunique() == 1
 
         drift_sensor = defs.resolve_sensor_def("drift_sensor")
-        tick = drift_sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
-        cursor = tick.cursor
-        requests = list(tick.run_requests)
-        while True:  # an asset sensor handles one new event per tick
-            tick = drift_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
-            if tick.cursor == cursor:
-                break
-            cursor, requests = tick.cursor, requests + list(tick.run_requests)
+        requests, cursor = _drift_requests(drift_sensor, instance)
         assert [r.tags["retraining_reason"] for r in requests] == ["drift in 2017-01"]
-        assert drift_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor)).run_requests == []
+        assert (
+            drift_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor)).run_requests
+            == []
+        )

@@ -78,6 +78,7 @@ class Champion:
     asset: str
     promoted: bool
     reason: str
+    candidate_version: str
 
 
 class ChampionConfig(dg.Config):
@@ -146,6 +147,7 @@ def champion_model(
             model_comparison.winner,
             decision.promote,
             decision.reason,
+            str(version.version),
         ),
         metadata={
             "corpus": model_comparison.corpus,

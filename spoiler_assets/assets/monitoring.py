@@ -90,7 +90,7 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         report_store: ReportStoreResource,
         review_source: ReviewSourceResource,
     ) -> dg.Output[DriftSummary]:
-        """Evidently drift report: the training window (reference) against this month's
+        """Evidently drift report: the held-out window of the training data (reference) against this month's
         reviews: text descriptors, prediction drift, label share, embeddings. The HTML
         report is stored and logged to MLflow; `drift_detected` drives retraining."""
         month = context.partition_key
@@ -98,7 +98,9 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             summary = DriftSummary(month, False, {}, ["no reviews in this month"], "", {})
             return dg.Output(summary, metadata={"drift_detected": False, "reviews": 0})
         version = str(batch_predictions["model_version"].iloc[0])
-        reference = review_split[review_split["split"] == "train"]
+        # Held-out reviews (validation + test): the newest window the model was built and
+        # judged on, and one where its probabilities are not inflated by having seen them.
+        reference = review_split[review_split["split"] != "train"]
         reference = reference.sample(min(len(reference), config.sample_size), random_state=config.seed)
         classifier = mlflow_tracking.load_version(mlflow_tracking.version(version))
         reference = reference.assign(spoiler_probability=classifier.predict_proba(reference))

@@ -221,6 +221,8 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 
 @dataclass(frozen=True)
 class TrainData:
+    """Texts and 0/1 labels: what travels to the workers (as one Ray object)."""
+
     train_texts: list[str]
     train_labels: list[int]
     valid_texts: list[str]
@@ -505,7 +507,10 @@ def _scaling(params: TransformerParams) -> tuple[bool, int]:
     """Whether each worker gets a GPU, and how many CPUs (threads)."""
     import ray
 
-    use_gpu = ray.cluster_resources().get("GPU", 0) >= 1 if params.use_gpu == "auto" else bool(params.use_gpu)
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if params.use_gpu is True and gpus < params.num_workers:
+        raise ValueError(f"use_gpu=True for {params.num_workers} workers, but Ray has {gpus:g} GPUs")
+    use_gpu = gpus >= params.num_workers if params.use_gpu == "auto" else bool(params.use_gpu)
     if params.cpus_per_worker:
         return use_gpu, params.cpus_per_worker
     node_cpus = max(int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"])

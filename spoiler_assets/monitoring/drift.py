@@ -1,6 +1,7 @@
 """Drift between the training window (reference) and a newer review month (current).
 
 Signals, each tested by Evidently on the same two samples:
+Methods: normed Wasserstein distance for numbers, Jensen-Shannon for the label.
 - text descriptors: review length, lexicon sentiment, share of words outside the
   training vocabulary;
 - the champion's spoiler probabilities (prediction drift);
@@ -137,12 +138,16 @@ def compute_drift(
     `is_spoiler` may be all missing in `current` (unlabelled reviews); then the label
     share is not tested. Embeddings, when given, are row-aligned with the frames.
     """
-    if current.empty or reference.empty:
+    if current.empty or len(reference) < 2:
         raise ValueError("drift needs reviews in both the reference and the current month")
     rng = np.random.default_rng(config.seed)
-    ref_idx = _sample(len(reference), config.sample_size, rng)
+    # The vocabulary comes from one half of the reference and the reference descriptors
+    # from the other, so "out of vocabulary" means the same thing on both sides.
+    order = rng.permutation(len(reference))
+    vocab_half, held_half = order[: len(order) // 2], np.sort(order[len(order) // 2 :])
+    known = vocabulary(reference["review_text"].iloc[vocab_half])
+    ref_idx = held_half[_sample(len(held_half), config.sample_size, rng)]
     cur_idx = _sample(len(current), config.sample_size, rng)
-    known = vocabulary(reference["review_text"])
     ref = _signals(reference.iloc[ref_idx], known)
     cur = _signals(current.iloc[cur_idx], known)
     labelled = bool(current["is_spoiler"].notna().all())
@@ -150,7 +155,13 @@ def compute_drift(
     categorical = ["is_spoiler"] if labelled else []
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     snapshot = Report(
-        [ValueDrift(column=c, threshold=config.value_threshold) for c in numeric + categorical]
+        # Methods pinned: Evidently's defaults switch to p-value tests below 1,000 rows,
+        # which would turn the scores' meaning upside down for small months.
+        [ValueDrift(column=c, method="wasserstein", threshold=config.value_threshold) for c in numeric]
+        + [
+            ValueDrift(column=c, method="jensenshannon", threshold=config.value_threshold)
+            for c in categorical
+        ]
     ).run(
         current_data=Dataset.from_pandas(cur, data_definition=definition),
         reference_data=Dataset.from_pandas(ref, data_definition=definition),
