@@ -33,7 +33,7 @@ class DriftSummary:
 
 
 class DriftReportConfig(dg.Config):
-    value_threshold: float = Field(default=0.1, description="Drift score at which a signal counts as drifted")
+    value_threshold: float = Field(default=0.25, description="Drift score at which a signal counts as drifted")
     embedding_threshold: float = Field(
         default=0.2, description="Distance at which embeddings count as drifted"
     )

@@ -118,12 +118,14 @@ def transformer_model(
         _log_history(history)
         mlflow.log_metrics({METRIC: float(best[METRIC]), "threshold": model.threshold})
         model_uri = mlflow_tracking.log_classifier(model)
+    # Checkpoints were only for resuming this run; the model is now in MLflow.
+    for name in (run_name, f"{run_name}-tune") if config.tune else (run_name,):
+        ray_storage.remove(name)
     return dg.Output(
         TrainedModel(classifier=model, run_id=run.info.run_id, model_uri=model_uri, corpus=corpus),
         metadata={
             "corpus": corpus,
             "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
-            "ray_run": f"{storage_path}/{run_name}",
             "threshold": model.threshold,
             "valid_pr_auc": float(best[METRIC]),
             "best_epoch": int(best["epoch"]),

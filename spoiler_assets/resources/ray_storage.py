@@ -30,6 +30,14 @@ class RayStorageResource(dg.ConfigurableResource):
             return str(folder)
         return self.base_uri.removeprefix("s3://") if self.endpoint_url else self.base_uri
 
+    def remove(self, run_name: str) -> None:
+        """Delete a run's folder once its model is safely elsewhere: checkpoints hold the
+        weights and optimizer state of two epochs, hundreds of MB per run."""
+        filesystem, root = self.filesystem(), self.storage_path()
+        if filesystem is None:
+            filesystem, root = pyarrow.fs.FileSystem.from_uri(root)
+        filesystem.delete_dir(f"{root.rstrip('/')}/{run_name}")
+
     def filesystem(self) -> pyarrow.fs.FileSystem | None:
         """A pyarrow S3 filesystem for a custom endpoint (MinIO, moto); None lets Ray choose."""
         if self.is_s3 and self.endpoint_url:

@@ -105,3 +105,11 @@ def test_definitions_declare_the_schema_names(tmp_path: Path) -> None:
     assert sorted(served) == sorted(MODEL_FEATURES)
     assert objects["movie_source"].path == store.spec().source_uri("sources/movie_features.parquet")
     assert np.all([objects[name].description for name in ("movie_fv", "user_history_fv", "review_fv")])
+
+
+def test_full_refresh_rebuilds_the_online_store_at_an_earlier_cutoff(tmp_path: Path) -> None:
+    store = feature_store(tmp_path)
+    store.materialize(pd.Timestamp(JAN.format(8), tz="UTC"))
+    store.rebuild()
+    store.materialize(pd.Timestamp(JAN.format(3), tz="UTC"))
+    assert online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 3
