@@ -8,6 +8,17 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from spoiler_assets.definitions import build_definitions
 from spoiler_assets.settings import Settings
 
+# Small model budgets for tests that only need a champion to exist: the suite runs on
+# 2 cores. The defaults are exercised by the demo and the model tests.
+LEAN_CHAMPION = {
+    "ops": {
+        "review_embeddings": {"config": {"max_seq_length": 32}},
+        "transformer_model": {"config": {"sample_fraction": 0.05, "max_length": 32}},
+        "xgboost_model": {"config": {"n_estimators": 40}},
+        "mlp_model": {"config": {"max_epochs": 5}},
+    }
+}
+
 
 def corpus_settings(data_dir: Path, source: Path | str, first: str, last: str, **env: str) -> Settings:
     return Settings.from_env(
@@ -32,6 +43,6 @@ def run_champion_job(
     return defs.resolve_job_def("champion_job").execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-        run_config=run_config,
+        run_config=LEAN_CHAMPION if run_config is None else run_config,
         raise_on_error=False,
     )

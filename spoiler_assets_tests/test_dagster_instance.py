@@ -40,14 +40,6 @@ LANDED_MONTH = "2017-01-01"
 # Telemetry off (no network from tests); nux off: no first-visit prompts in the UI.
 DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 # The champion only has to exist (landing_job scores with it): the smallest models do.
-LEAN_CHAMPION = {
-    "ops": {
-        "review_embeddings": {"config": {"max_seq_length": 32}},
-        "transformer_model": {"config": {"sample_fraction": 0.05, "max_length": 32}},
-        "xgboost_model": {"config": {"n_estimators": 40}},
-        "mlp_model": {"config": {"max_epochs": 5}},
-    }
-}
 _LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 _GROUPS_QUERY = "{ assetNodes { groupName } }"
@@ -104,7 +96,7 @@ def dagster_dev(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         with dg.DagsterInstance.from_config(str(home)) as instance:
             # landing_job scores with the champion, so there must be one before a month
             # lands; it is trained here while `dagster dev` starts up.
-            assert run_champion_job(settings, LEAN_CHAMPION, instance=instance).success
+            assert run_champion_job(settings, instance=instance).success
             dev = DagsterDev(f"http://127.0.0.1:{port}", instance, log)
             _wait_for_code_location(dev, process, timeout_s=180)
             _land_month(Path(settings.landing_uri), tmp_path_factory.mktemp("landed"))

@@ -4,8 +4,8 @@ import pytest
 
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift, text_descriptors, vocabulary
 
-WORDS = "the film story actor scene plot music ending character director great bad".split()
-OTHER = "zorp blick quund frabble snerk vint glomp trazz welk dunt".split()
+WORDS = ["the", "film", "story", "actor", "scene", "plot", "music", "ending", "character", "director", "great", "bad"]
+OTHER = ["zorp", "blick", "quund", "frabble", "snerk", "vint", "glomp", "trazz", "welk", "dunt"]
 
 
 def _reviews(n: int, seed: int, vocab: list[str], spoiler_share: float, proba_mean: float) -> pd.DataFrame:
