@@ -136,7 +136,7 @@ def _train_and_log(
     parts = _embedding_parts(review_embeddings)
     train_split, valid_split = (_split(training_dataset, parts, s) for s in ("train", "valid"))
     encoder = next(p.encoder for p in parts)
-    inputs = HybridInputs(store=feature_store.spec().redacted(), encoder=encoder)
+    inputs = HybridInputs(store=feature_store.spec(), encoder=encoder)
     corpus = review_source.corpus_label()
     tags = {"corpus": corpus, "dagster_run_id": context.run.run_id, "feature_service": FEATURE_SERVICE}
     with mlflow_tracking.start_run(asset_name, tags=tags) as run:

@@ -4,14 +4,16 @@
 registry, on local disk or S3), the online store (SQLite file by default, Redis when a
 URL is set) and the Feast project. `open_store` turns it into a Feast `FeatureStore`,
 one per spec and process; models keep the spec and re-open the store after unpickling,
-never a live handle. `feature_repo/feature_store.yaml` documents the same layout with
-${ENV} substitution for the Feast CLI.
+never a live handle. (A password in REDIS_URL therefore travels with a pickled model;
+the API rebinds models to its own settings, see `api/provider.py`.)
+`feature_repo/feature_store.yaml` documents the same layout with ${ENV} substitution
+for the Feast CLI.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -67,14 +69,6 @@ class FeatureStoreSpec:
             parsed = urlparse(self.redis_url)
             return f"redis://{parsed.hostname}:{parsed.port or 6379}"
         return f"sqlite:{self.local_dir}/online_store.db"
-
-    def redacted(self) -> FeatureStoreSpec:
-        """The same spec without a Redis password (what a pickled model keeps)."""
-        if not self.redis_url or not urlparse(self.redis_url).password:
-            return self
-        parsed = urlparse(self.redis_url)
-        netloc = f"{parsed.hostname}:{parsed.port or 6379}"
-        return replace(self, redis_url=parsed._replace(netloc=netloc).geturl())
 
     def repo_config(self) -> RepoConfig:
         registry = RegistryConfig(path=self.registry_path, cache_ttl_seconds=REGISTRY_CACHE_TTL_SECONDS)

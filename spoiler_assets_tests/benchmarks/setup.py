@@ -81,7 +81,7 @@ def train_model(store: FeatureStoreResource, corpus: Corpus, max_train: int) -> 
         features = store.historical_features(rows)
         vectors = encode(rows["review_text"].tolist(), encoder)
         parts.append(HybridSplit(features, vectors, rows["is_spoiler"].to_numpy(dtype=bool)))
-    inputs = HybridInputs(store=store.spec().redacted(), encoder=encoder)
+    inputs = HybridInputs(store=store.spec(), encoder=encoder)
     return train_xgboost(parts[0], parts[1], inputs, XGBoostParams())
 
 
