@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from spoiler_assets.data.cleaning import clean_reviews
+from spoiler_assets.models.embeddings import EncoderSpec, encode_remembered, text_digest
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
 from spoiler_assets.resources.locations import ReportStoreResource, ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
@@ -33,12 +34,18 @@ class DriftSummary:
 
 
 class DriftReportConfig(dg.Config):
-    value_threshold: float = Field(default=0.25, description="Drift score at which a signal counts as drifted")
+    value_threshold: float = Field(
+        default=0.25, description="Drift score at which a signal counts as drifted"
+    )
     embedding_threshold: float = Field(
-        default=0.2, description="Distance at which embeddings count as drifted"
+        default=0.1, description="Distance at which embeddings count as drifted"
     )
     min_drifted_signals: int = Field(default=2, description="Drifted signals needed to decide 'drift'")
     sample_size: int = Field(default=2_000, description="Reviews sampled from each side")
+    embedding_sample_size: int = Field(
+        default=300,
+        description="Reviews embedded (all-MiniLM-L6-v2) on each side for embedding drift; 0 skips it",
+    )
     seed: int = Field(default=7, description="Sampling seed")
 
 
@@ -109,9 +116,18 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             embedding_threshold=config.embedding_threshold,
             min_drifted_signals=config.min_drifted_signals,
             sample_size=config.sample_size,
+            embedding_sample_size=config.embedding_sample_size,
             seed=config.seed,
         )
-        result = compute_drift(reference, batch_predictions, drift_config)
+        embeddings = (
+            [
+                _embed(frame, config.embedding_sample_size, config.seed)
+                for frame in (reference, batch_predictions)
+            ]
+            if config.embedding_sample_size
+            else [None, None]
+        )
+        result = compute_drift(reference, batch_predictions, drift_config, *embeddings)
         uris = {
             part: report_store.write_text(f"drift/{month}/{part}.html", html)
             for part, html in result.html.items()
@@ -137,3 +153,9 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         return dg.Output(summary, metadata=metadata)
 
     return [batch_predictions, drift_report]
+
+
+def _embed(frame: pd.DataFrame, size: int, seed: int) -> Any:
+    sample = frame.sample(min(len(frame), size), random_state=seed)["review_text"].tolist()
+    vectors, _ = encode_remembered(sample, [text_digest(t) for t in sample], EncoderSpec())
+    return vectors
