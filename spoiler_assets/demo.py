@@ -29,7 +29,7 @@ from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, SYNTHETIC_LAST_MONTH,
 
 # Small enough to finish in a few minutes on 2 cores, large enough to learn from.
 DEMO_SPEC = CorpusSpec(
-    n_reviews=12_000, n_movies=150, seed=7, first_month=SYNTHETIC_FIRST_MONTH, last_month=SYNTHETIC_LAST_MONTH
+    n_reviews=6_000, n_movies=100, seed=7, first_month=SYNTHETIC_FIRST_MONTH, last_month=SYNTHETIC_LAST_MONTH
 )
 EXAMPLES = (
     {"review_text": "Great cast and a moving score; the pacing drags a little in the middle."},
