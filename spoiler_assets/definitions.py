@@ -27,7 +27,7 @@ from spoiler_assets.checks import (
 from spoiler_assets.jobs import build_monthly_jobs, champion_job, retraining_job
 from spoiler_assets.partitions import review_months
 from spoiler_assets.resources.environment import build_resources
-from spoiler_assets.schedules import build_batch_scoring_schedule, retraining_schedule
+from spoiler_assets.schedules import build_batch_scoring_schedule, build_retraining_schedule
 from spoiler_assets.sensors import build_drift_sensor, build_landing_sensor, run_failure_sensor
 from spoiler_assets.settings import Settings
 
@@ -67,10 +67,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[champion_job, retraining_job, landing_job, batch_scoring_job],
         sensors=[
             build_landing_sensor(months, landing_job, settings.sensor_interval_s),
-            build_drift_sensor(retraining_job),
+            build_drift_sensor(retraining_job, months),
             run_failure_sensor,
         ],
-        schedules=[retraining_schedule, build_batch_scoring_schedule(batch_scoring_job)],
+        schedules=[build_retraining_schedule(months), build_batch_scoring_schedule(batch_scoring_job)],
         resources=build_resources(settings),
         # One machine: every step in one process (no re-import of the code location per
         # step, which costs more than the steps on 2 cores). Production: a process per step.

@@ -34,7 +34,9 @@ DEMO_SPEC = CorpusSpec(
 EXAMPLES = (
     {"review_text": "Great cast and a moving score; the pacing drags a little in the middle."},
     {
-        "review_text": "I can't believe the detective turns out to be the killer, and then his brother dies at the end."
+        "review_text": (
+            "I can't believe the detective turns out to be the killer, and then his brother dies at the end."
+        )
     },
 )
 

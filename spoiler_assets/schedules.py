@@ -5,15 +5,23 @@ import pandas as pd
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from spoiler_assets.jobs import retraining_job
+from spoiler_assets.sensors import all_months_tags
 
-# Weekly, early Monday: retrain on everything ingested so far; the promotion gate decides
-# whether the new model replaces the champion.
-retraining_schedule = dg.ScheduleDefinition(
-    name="retraining_schedule",
-    job=retraining_job,
-    cron_schedule="0 3 * * 1",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+
+def build_retraining_schedule(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.ScheduleDefinition:
+    """Weekly, early Monday: retrain on everything ingested so far; the promotion gate
+    decides whether the new model replaces the champion."""
+
+    @dg.schedule(
+        name="retraining_schedule",
+        job=retraining_job,
+        cron_schedule="0 3 * * 1",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    def retraining_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(tags=all_months_tags(partitions_def))
+
+    return retraining_schedule
 
 
 def build_batch_scoring_schedule(batch_scoring_job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:

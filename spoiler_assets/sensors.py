@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.data.kaggle import TooManyBadLinesError
 from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
@@ -56,7 +57,16 @@ def build_landing_sensor(
     return landing_sensor
 
 
-def build_drift_sensor(retraining_job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def all_months_tags(partitions_def: dg.MonthlyPartitionsDefinition) -> dict[str, str]:
+    """Run tags for a run over every month: the retraining job holds monthly assets
+    (review features, embeddings) next to unpartitioned ones, and runs them all at once."""
+    keys = partitions_def.get_partition_keys()
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def build_drift_sensor(
+    retraining_job: UnresolvedAssetJobDefinition, partitions_def: dg.MonthlyPartitionsDefinition
+) -> dg.SensorDefinition:
     @dg.sensor(
         job=retraining_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -84,7 +94,10 @@ def build_drift_sensor(retraining_job: UnresolvedAssetJobDefinition) -> dg.Senso
                 requests.append(
                     dg.RunRequest(
                         run_key=f"drift:{month}:{record.storage_id}",
-                        tags={"retraining_reason": f"drift in {month[:7]}"},
+                        tags={
+                            "retraining_reason": f"drift in {month[:7]}",
+                            **all_months_tags(partitions_def),
+                        },
                     )
                 )
             else:

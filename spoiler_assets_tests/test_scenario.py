@@ -5,11 +5,13 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.definitions import build_definitions
 from spoiler_assets_tests.conftest import TrainedPlatform
+from spoiler_assets_tests.helpers import LEAN_CHAMPION, corpus_settings
 
 pytestmark = pytest.mark.slow
 
@@ -68,3 +70,17 @@ def test_shifted_month_triggers_retraining_once_and_plain_month_does_not(
             drift_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor)).run_requests
             == []
         )
+
+    # The requested run itself, as the daemon would launch it, on a copy of the platform
+    # (the champion alias of the shared fixture stays as other tests expect it).
+    copy = tmp_path / "retrain"
+    shutil.copytree(settings.data_dir, copy)
+    retrain = build_definitions(corpus_settings(copy, settings.source_uri, "2016-01", "2017-03",
+                                                SPOILER_LANDING_URI=str(landing)))  # fmt: skip
+    with dg.instance_for_test() as instance:
+        run = retrain.resolve_job_def("retraining_job").execute_in_process(
+            instance=instance, tags=requests[0].tags, run_config=LEAN_CHAMPION, raise_on_error=False
+        )
+        assert run.success, [str(e.message) for e in run.all_events if e.is_failure]
+        # the retrained lineage saw the landed months
+        assert run.output_for_node("cleaned_reviews")["review_date"].max() >= pd.Timestamp("2017-02-01")

@@ -4,13 +4,27 @@ from pathlib import Path
 import dagster as dg
 
 from spoiler_assets.definitions import build_definitions
-from spoiler_assets.schedules import retraining_schedule
 from spoiler_assets.settings import Settings
 
 
-def test_retraining_runs_weekly_on_the_retraining_job() -> None:
-    assert (retraining_schedule.cron_schedule, retraining_schedule.job_name) == ("0 3 * * 1", "retraining_job")
-    assert retraining_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+def test_retraining_runs_weekly_over_every_month(tmp_path: Path) -> None:
+    defs = build_definitions(
+        Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path), "SPOILER_LAST_MONTH": "2017-12"})
+    )
+    schedule = defs.resolve_schedule_def("retraining_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 3 * * 1", "retraining_job")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2018, 3, 5, 3, 0), repository_def=defs.get_repository_def()
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    ) == (
+        "2014-01-01",
+        "2017-12-01",
+    )
 
 
 def test_batch_scoring_scores_the_month_that_just_ended(tmp_path: Path) -> None:

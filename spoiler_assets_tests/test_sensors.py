@@ -30,7 +30,9 @@ def _landing(tmp_path: Path) -> tuple[dg.SensorDefinition, dict[str, object]]:
 def test_new_file_requests_one_run_per_month(tmp_path: Path) -> None:
     sensor, resources = _landing(tmp_path)
     (tmp_path / "landing" / "batch1.json").write_text(
-        "\n".join([_line("3 January 2017"), _line("9 February 2017", "Other."), _line("4 January 2017", "More.")])
+        "\n".join(
+            [_line("3 January 2017"), _line("9 February 2017", "Other."), _line("4 January 2017", "More.")]
+        )
     )
     result = sensor(dg.build_sensor_context(resources=resources))
     assert [(r.partition_key, r.run_key) for r in result.run_requests] == [
@@ -63,17 +65,20 @@ def _drift_event(instance: dg.DagsterInstance, month: str, detected: bool) -> No
 
 
 def test_drift_decision_requests_retraining_exactly_once() -> None:
-    sensor = build_drift_sensor(retraining_job)
+    sensor = build_drift_sensor(retraining_job, MONTHS)
     with dg.instance_for_test() as instance:
         _drift_event(instance, "2017-01-01", True)
         first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert [r.run_key.split(":")[:2] for r in first.run_requests] == [["drift", "2017-01-01"]]
+        # every month in one run: the retraining job holds monthly assets
+        assert first.run_requests[0].tags["dagster/asset_partition_range_start"] == "2016-01-01"
+        assert first.run_requests[0].tags["dagster/asset_partition_range_end"] == "2017-05-01"
         again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
         assert again.run_requests == []
 
 
 def test_no_drift_requests_nothing() -> None:
-    sensor = build_drift_sensor(retraining_job)
+    sensor = build_drift_sensor(retraining_job, MONTHS)
     with dg.instance_for_test() as instance:
         _drift_event(instance, "2017-02-01", False)
         result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))

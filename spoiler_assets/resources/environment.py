@@ -6,7 +6,6 @@ from dagster_aws.s3 import S3Resource
 
 from spoiler_assets.features.store import FeatureStoreSpec
 from spoiler_assets.resources.feature_store import EmbeddingCacheResource, FeatureStoreResource
-from spoiler_assets.resources.ray_storage import RayStorageResource
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
 from spoiler_assets.resources.locations import (
     LandingZoneResource,
@@ -14,6 +13,7 @@ from spoiler_assets.resources.locations import (
     ReportStoreResource,
     ReviewSourceResource,
 )
+from spoiler_assets.resources.ray_storage import RayStorageResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets.settings import Settings
 

@@ -110,7 +110,8 @@ def main() -> None:
     print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"  POST /predict, {len(bodies)} sequential requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(f"  throughput with {args.clients} concurrent clients: {len(bodies) / wall:.1f} requests/s")
-    print(f"  {with_missing} of {len(answers)} answers reported missing features (new users, unknown movies)")
+    reasons = "unknown movie, no synopsis, new user"
+    print(f"  {with_missing} of {len(answers)} answers had missing features ({reasons})")
 
 
 if __name__ == "__main__":

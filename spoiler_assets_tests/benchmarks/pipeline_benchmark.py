@@ -78,7 +78,8 @@ def main() -> None:
         started = time.perf_counter()
         generate_corpus(corpus_dir, CorpusSpec(n_reviews=args.reviews, n_movies=args.movies, seed=11))
         print(
-            f"generated SYNTHETIC corpus: {args.reviews:,} reviews in {time.perf_counter() - started:.0f}s (not timed below)"
+            f"generated SYNTHETIC corpus: {args.reviews:,} reviews"
+            f" in {time.perf_counter() - started:.0f}s (not timed below)"
         )
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     rows = []
@@ -97,7 +98,8 @@ def main() -> None:
     print(f"{'whole path':<18}{total:>9.1f}{peak:>13.2f}   (targets: < 600 s, < 6 GB)")
     baseline = rows[-1]
     print(
-        f"baseline: {baseline.get('train_rows', 0):,} training reviews, validation PR-AUC {baseline.get('valid_pr_auc', 0):.4f} (SYNTHETIC)"
+        f"baseline: {baseline.get('train_rows', 0):,} training reviews,"
+        f" validation PR-AUC {baseline.get('valid_pr_auc', 0):.4f} (SYNTHETIC)"
     )
 
 

@@ -20,8 +20,10 @@ SMALL = CorpusSpec(n_reviews=3000, n_movies=40, seed=3)
 REVIEW_KEYS = ["review_date", "movie_id", "user_id", "is_spoiler", "review_text", "rating", "review_summary"]
 DETAILS_KEYS = ["movie_id", "plot_summary", "duration", "genre", "rating", "release_date", "plot_synopsis"]
 # Words of twist events, each reduced to a topic so "dies" and "death" count as one.
-EVENT_WORD = re.compile(r"\b(die|dies|died|dead|death|kill\w*|murder\w*|betray\w*|dream|father|ghost"
-                        r"|same person|sacrific\w*|escape\w*|arrest\w*|marr\w*|together)\b")
+EVENT_WORD = re.compile(
+    r"\b(die|dies|died|dead|death|kill\w*|murder\w*|betray\w*|dream|father|ghost"
+    r"|same person|sacrific\w*|escape\w*|arrest\w*|marr\w*|together)\b"
+)
 
 
 def rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -91,8 +93,9 @@ def test_every_details_line_has_the_kaggle_schema(corpus: SyntheticCorpus) -> No
 
 
 def test_movies_are_released_before_their_reviews(corpus: SyntheticCorpus) -> None:
-    released = {m["movie_id"].rstrip("/"): date.fromisoformat(m["release_date"])
-                for m in rows(corpus.details_path)}
+    released = {
+        m["movie_id"].rstrip("/"): date.fromisoformat(m["release_date"]) for m in rows(corpus.details_path)
+    }
     for row in rows(corpus.reviews_path):
         if row["movie_id"] in released:
             assert datetime.strptime(row["review_date"], "%d %B %Y").date() > released[row["movie_id"]]
@@ -112,9 +115,14 @@ def test_spoilers_reveal_their_movies_twists_more_than_other_reviews(tmp_path: P
         pairs = material.get(row["movie_id"])
         if pairs:
             sentences = re.split(r"(?<=[.!?;])", row["review_text"])
-            hits[row["is_spoiler"]].append(any(
-                (name, topic) in pairs
-                for s in sentences for topic in topics(s) for name in re.findall(r"[A-Z][a-z]+", s)))
+            hits[row["is_spoiler"]].append(
+                any(
+                    (name, topic) in pairs
+                    for s in sentences
+                    for topic in topics(s)
+                    for name in re.findall(r"[A-Z][a-z]+", s)
+                )
+            )
     spoiler_rate = sum(hits[True]) / len(hits[True])
     other_rate = sum(hits[False]) / len(hits[False])
     assert spoiler_rate > 1.3 * other_rate  # 1.4 to 1.8 across seeds; about 1.0 without reveals
@@ -155,9 +163,14 @@ def test_repeated_texts_include_conflicting_labels(corpus: SyntheticCorpus) -> N
 
 def test_marker_says_synthetic(corpus: SyntheticCorpus) -> None:
     marker = json.loads((corpus.directory / SYNTHETIC_MARKER).read_text())
-    assert marker == {"synthetic": True, "seed": SMALL.seed, "n_reviews": SMALL.n_reviews,
-                      "n_movies": corpus.n_movies, "generator": "spoiler_assets.data.synthetic",
-                      "note": "Synthetic corpus, not IMDB data"}
+    assert marker == {
+        "synthetic": True,
+        "seed": SMALL.seed,
+        "n_reviews": SMALL.n_reviews,
+        "n_movies": corpus.n_movies,
+        "generator": "spoiler_assets.data.synthetic",
+        "note": "Synthetic corpus, not IMDB data",
+    }
 
 
 def test_vocabulary_shift_brings_words_the_unshifted_corpus_never_uses(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_vectors_are_unit_length_float32_in_input_order() -> None:
     np.testing.assert_allclose(encode(TEXTS[2:], EncoderSpec())[0], vectors[2], atol=1e-5)
 
 
-def test_bucketed_path_agrees_with_sentence_transformers_encode() -> None:
+def test_vectors_match_sentence_transformers_encode_at_the_same_length() -> None:
     spec = EncoderSpec(max_seq_length=128)
     reference = load_encoder(spec).encode(TEXTS, normalize_embeddings=True)
     cosine = (encode(TEXTS, spec) * reference).sum(axis=1)

@@ -4,7 +4,20 @@ import pytest
 
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift, text_descriptors, vocabulary
 
-WORDS = ["the", "film", "story", "actor", "scene", "plot", "music", "ending", "character", "director", "great", "bad"]
+WORDS = [
+    "the",
+    "film",
+    "story",
+    "actor",
+    "scene",
+    "plot",
+    "music",
+    "ending",
+    "character",
+    "director",
+    "great",
+    "bad",
+]
 OTHER = ["zorp", "blick", "quund", "frabble", "snerk", "vint", "glomp", "trazz", "welk", "dunt"]
 
 

@@ -23,7 +23,9 @@ def test_dates_outside_the_month_fail() -> None:
 
 
 def test_label_share_bounds() -> None:
-    assert quality.label_share_within(_frame(["2017-01-02"] * 4, [True, False, False, False]), 0.05, 0.6).passed
+    assert quality.label_share_within(
+        _frame(["2017-01-02"] * 4, [True, False, False, False]), 0.05, 0.6
+    ).passed
     assert not quality.label_share_within(_frame(["2017-01-02"] * 2, [True, True]), 0.05, 0.6).passed
 
 
