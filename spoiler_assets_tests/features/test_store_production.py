@@ -1,7 +1,9 @@
 """The production column of the feature store: parquet sources and the registry on S3
 (moto's server over HTTP), the online store in a real Redis server."""
 
+import pickle
 from pathlib import Path
+from urllib.parse import urlparse
 
 import boto3
 import pandas as pd
@@ -30,7 +32,11 @@ def test_offline_store_and_registry_on_s3_online_store_in_redis(
 
     store.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
     request = pd.DataFrame({"review_text": ["Nice."], "movie_id": ["tt0000001"], "user_id": ["u1"]})
-    # A new store object, as a serving process opens it: registry from S3, rows from Redis.
-    features = online_features(FeatureStore(config=store.spec().repo_config()), request)
+    # A new store object, as a process that unpickled a model opens it: registry from S3,
+    # rows from Redis. The spec travels without the password; this process supplies it.
+    travelled = pickle.dumps(store.spec())
+    password = urlparse(redis_url).password
+    assert password is None or password.encode() not in travelled
+    features = online_features(FeatureStore(config=pickle.loads(travelled).repo_config()), request)
     assert features["user_prior_reviews"].iloc[0] == 4.0 and features["duration_minutes"].iloc[0] == 120.0
     assert store.spec().online_description.startswith("redis://127.0.0.1")
