@@ -38,7 +38,7 @@ def test_vectors_match_sentence_transformers_encode_at_the_same_length() -> None
 def test_spec_is_what_gets_pickled() -> None:
     spec = EncoderSpec()
     load_encoder(spec)
-    assert len(pickle.dumps(spec)) < 500 and spec.tag == "all-MiniLM-L6-v2-seq128"
+    assert len(pickle.dumps(spec)) < 500 and spec.tag == "all-MiniLM-L6-v2-seq256"
 
 
 def test_remembered_texts_are_not_encoded_twice() -> None:
