@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spoiler_assets.data import synthetic_vocabulary as vocab
 from spoiler_assets.data.formats import DETAILS_FILE, REVIEWS_FILE, SYNTHETIC_MARKER
 
 # Shares of the real-data quirks (see shared/data/README.md for the real figures).
@@ -32,611 +33,6 @@ _DUPLICATE_SHARE = 0.001
 _CONFLICT_SHARE = 0.21  # 118 of 564 repeated texts disagree on the label
 _EMPTY_SYNOPSIS_SHARE = 0.08
 _CHUNK = 10_000
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-_FIRST = (
-    "Mara",
-    "Elias",
-    "Nora",
-    "Victor",
-    "Ada",
-    "Tobias",
-    "Lena",
-    "Marcus",
-    "Iris",
-    "Felix",
-    "Clara",
-    "Jonah",
-    "Vera",
-    "Silas",
-    "Hazel",
-    "Owen",
-    "Ruth",
-    "Caleb",
-    "Ivy",
-    "Declan",
-    "Greta",
-    "Rafael",
-    "June",
-    "Anton",
-    "Maeve",
-    "Hugo",
-    "Esther",
-    "Milo",
-    "Delia",
-    "Conrad",
-    "Talia",
-    "Wesley",
-    "Opal",
-    "Desmond",
-    "Rosa",
-    "Lucian",
-    "Nadia",
-    "Harlan",
-    "Celia",
-    "Gideon",
-    "Lydia",
-    "Bram",
-    "Petra",
-    "Emmett",
-    "Sabine",
-    "Quentin",
-    "Willa",
-    "Dorian",
-    "Frieda",
-    "Jasper",
-    "Yara",
-    "Otto",
-    "Beatrix",
-    "Roman",
-    "Elsa",
-    "Ezra",
-    "Mina",
-)
-_LAST = (
-    "Voss",
-    "Hale",
-    "Marlowe",
-    "Quinn",
-    "Adler",
-    "Crane",
-    "Whitlock",
-    "Brandt",
-    "Okafor",
-    "Sato",
-    "Reyes",
-    "Moreau",
-    "Kessler",
-    "Dunmore",
-    "Ashby",
-    "Castellano",
-    "Novak",
-    "Petrov",
-    "Hargrove",
-    "Ellery",
-    "Fontaine",
-    "Holloway",
-    "Mercer",
-    "Calloway",
-    "Stroud",
-    "Beaumont",
-    "Navarro",
-    "Winslow",
-    "Draper",
-    "Kowalski",
-    "Lang",
-)
-_ACTOR_FIRST = (
-    "Tom",
-    "Kate",
-    "Jack",
-    "Emma",
-    "Sam",
-    "Anna",
-    "Ben",
-    "Julia",
-    "Matt",
-    "Laura",
-    "Chris",
-    "Sarah",
-    "Paul",
-    "Helen",
-    "Mark",
-    "Amy",
-    "Luke",
-    "Grace",
-    "Dan",
-    "Rachel",
-    "Idris",
-    "Omar",
-)
-_TITLE_ADJ = (
-    "Silent",
-    "Last",
-    "Broken",
-    "Crimson",
-    "Hollow",
-    "Distant",
-    "Burning",
-    "Frozen",
-    "Hidden",
-    "Endless",
-    "Forgotten",
-    "Iron",
-    "Velvet",
-    "Paper",
-    "Midnight",
-    "Golden",
-    "Quiet",
-    "Wild",
-)
-_TITLE_NOUN = (
-    "Harbor",
-    "Crown",
-    "Signal",
-    "Orchard",
-    "Frontier",
-    "Promise",
-    "Mirror",
-    "Tide",
-    "Garden",
-    "Station",
-    "Witness",
-    "Covenant",
-    "Horizon",
-    "Lantern",
-    "Kingdom",
-    "Echo",
-    "Bridge",
-    "Winter",
-)
-_GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Biography",
-    "Comedy",
-    "Crime",
-    "Drama",
-    "Family",
-    "Fantasy",
-    "History",
-    "Horror",
-    "Music",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Sport",
-    "Thriller",
-    "War",
-    "Western",
-)
-_ROLES = (
-    "a detective",
-    "a retired boxer",
-    "a young nurse",
-    "a con artist",
-    "a widowed farmer",
-    "a rookie cop",
-    "an astronaut",
-    "a journalist",
-    "a schoolteacher",
-    "a smuggler",
-    "a violinist",
-    "a soldier",
-    "a lawyer",
-    "a hacker",
-    "a priest",
-    "a thief",
-    "a scientist",
-    "a runaway teenager",
-    "a bounty hunter",
-    "a ship captain",
-)
-_GOALS = (
-    "must find a missing child",
-    "is hunting a serial killer",
-    "tries to clear a family name",
-    "plans one last heist",
-    "is investigating a string of murders",
-    "searches for a father who vanished years ago",
-    "wants to escape a dead-end life",
-    "tries to keep the family farm afloat",
-    "trains for a championship fight",
-    "uncovers a conspiracy",
-    "returns home after twenty years away",
-    "protects a witness from a dangerous gang",
-    "tries to survive a brutal winter",
-    "falls in love with a stranger",
-    "looks into a death in the family",
-)
-_PLACES = (
-    ("a small coastal town", "town"),
-    ("a remote space station", "station"),
-    ("a crumbling manor", "manor"),
-    ("the back streets of Chicago", "city"),
-    ("a desert outpost", "outpost"),
-    ("an old boarding school", "school"),
-    ("a fishing village", "village"),
-    ("a mountain monastery", "monastery"),
-    ("a nuclear submarine", "submarine"),
-    ("an isolated farm", "farm"),
-    ("a casino in Macau", "casino"),
-    ("a hospital ward", "hospital"),
-    ("a royal court", "palace"),
-    ("a research base in Antarctica", "base"),
-)
-
-# Twist events: (synopsis sentence, explicit review clauses, subtle noun phrases).
-_EVENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        "{A} is killed in the {p}.",
-        (
-            "{a} dies",
-            "{a} gets killed",
-            "{a} is killed off",
-            "{a} does not survive",
-            "{a} ends up dead",
-            "{b} kills {a}",
-            "{a} is murdered by {b}",
-            "{a} dies in {b}'s arms",
-            "they kill off {a}",
-            "{a} is shot and dies in the {p}",
-            "{a} never makes it out alive",
-        ),
-        ("{a}'s funeral", "the scene of {b} at {a}'s grave", "{b} mourning {a}"),
-    ),
-    (
-        "{A} is revealed to be the killer.",
-        (
-            "{a} is revealed to be the killer",
-            "{a} was the killer all along",
-            "the killer turns out to be {a}",
-            "{a} is the murderer",
-            "{a} committed the murders",
-            "{a} did it",
-            "{a} is behind the killings",
-            "it was {a} who killed them all",
-            "the murders were committed by {a}",
-        ),
-        ("the real villain being {a}", "what {a} was hiding all along", "the truth about {a}"),
-    ),
-    (
-        "{A} betrays {B}.",
-        (
-            "{a} betrays {b}",
-            "{a} turns on {b}",
-            "{a} double-crosses {b}",
-            "{b} is betrayed by {a}",
-            "{a} sells {b} out",
-            "{a} was working against {b} the whole time",
-            "{a} hands {b} over to the enemy",
-        ),
-        ("{a} stabbing {b} in the back", "where {a}'s loyalty really lies", "{a} switching sides"),
-    ),
-    (
-        "In the end it was all a dream of {A}.",
-        (
-            "it was all a dream",
-            "the whole story was a dream",
-            "{a} wakes up and none of it happened",
-            "everything happened in {a}'s head",
-            "{a} imagined the whole thing",
-            "none of it was real",
-        ),
-        ("{a} waking up in the last scene", "how little of it was real", "the final shot of {a} waking up"),
-    ),
-    (
-        "{B} turns out to be {A}'s father.",
-        (
-            "{b} turns out to be {a}'s father",
-            "{b} is {a}'s father",
-            "{a} finds out that {b} is the real father",
-            "{b} is actually {a}'s dad",
-            "{a}'s father is {b}",
-            "{b} fathered {a}",
-        ),
-        ("the family secret {b} keeps from {a}", "who {a}'s parents really are", "{b} and {a} being family"),
-    ),
-    (
-        "{A} was dead the whole time.",
-        (
-            "{a} was dead the whole time",
-            "{a} has been a ghost all along",
-            "{a} died before the story began",
-            "{a} is a ghost",
-            "{a} was never alive during the film",
-        ),
-        ("why nobody but {b} ever speaks to {a}", "the truth about what happened to {a} years ago"),
-    ),
-    (
-        "{A} faked their own death and returns.",
-        (
-            "{a} faked their own death",
-            "{a} is alive after all",
-            "{a} survived and was hiding",
-            "{a} comes back from the dead",
-            "{a} was never really dead",
-        ),
-        ("{a} showing up alive", "the return of {a}", "the empty coffin"),
-    ),
-    (
-        "{A} and {B} are the same person.",
-        (
-            "{a} and {b} are the same person",
-            "{a} is really {b}",
-            "{b} was {a} in disguise",
-            "{a} has been posing as {b}",
-            "{b} never existed and was just {a}",
-        ),
-        ("the two faces of {a}", "the mask {a} wears"),
-    ),
-    (
-        "{A} sacrifices their life to save {B}.",
-        (
-            "{a} sacrifices their life to save {b}",
-            "{a} dies saving {b}",
-            "{a} takes the bullet for {b}",
-            "{a} gives up everything so that {b} can live",
-        ),
-        ("what {a} gives up for {b}", "{a}'s final choice"),
-    ),
-    (
-        "{A} escapes from the {p} while {B} is arrested.",
-        (
-            "{a} escapes from the {p}",
-            "{a} gets away with it",
-            "{b} ends up in prison",
-            "{b} is arrested at the end",
-            "{a} walks free",
-        ),
-        ("{a} walking free at the end", "{b}'s fate in the last act"),
-    ),
-    (
-        "{A} and {B} end up together.",
-        (
-            "{a} and {b} end up together",
-            "{a} marries {b}",
-            "{a} and {b} get married in the end",
-            "{b} chooses {a} in the end",
-        ),
-        ("the wedding at the end", "{a} and {b} in the final scene"),
-    ),
-)
-# Frames around a clause {e} or a noun phrase {n}. Spoilers fill them with twist events;
-# both classes also fill them with harmless decoys, so the frames alone give nothing away.
-_CLAUSE_FRAMES = (
-    "{E}.",
-    "In the end, {e}.",
-    "The twist is that {e}.",
-    "I did not see it coming when {e}.",
-    "When {e}, I was stunned.",
-    "Turns out {e}.",
-    "It is revealed that {e}.",
-    "Yes, {e}.",
-    "Halfway through, {e}, and the {film} never recovers.",
-    "I hated that {e}.",
-    "I loved that {e}.",
-    "The moment {e} felt cheap.",
-    "Knowing that {e} makes a second viewing worth it.",
-    "The scene where {e} is the best part.",
-    "By the final act {e}.",
-    "{E}, which makes sense in hindsight.",
-    "Once {e}, everything falls into place.",
-    "The finale, where {e}, is {op}.",
-)
-_PHRASE_FRAMES = (
-    "{N} stayed with me for days.",
-    "I keep thinking about {n}.",
-    "Nothing prepared me for {n}.",
-    "{N} is the emotional peak of the {film}.",
-    "Pay attention to {n}.",
-    "The {film} really earns {n}.",
-)
-# Reveal an event only to someone who knows the plot; also used as harmless decoys.
-_AMBIGUOUS = (
-    "the last we see of {a}",
-    "what happens to {a} in the {p}",
-    "{a}'s last scene",
-    "where {a} ends up",
-    "the final scene between {a} and {b}",
-    "the moment {b} finds {a}",
-    "{a}'s big secret",
-)
-# Hedges wrap an event clause without asserting it; any movie's event kinds fill them.
-_HEDGE_FRAMES = (
-    "I will not say whether {e}.",
-    "Does it turn out that {e}? Watch it and see.",
-    "For a while I was sure {e}, but I will leave it there.",
-    "People keep asking me if {e}; no comment.",
-    "Whether or not {e}, the {film} works.",
-    "Half the audience expects that {e}.",
-)
-_DECOY_CLAUSES = (
-    "the {aspect} is {op}",
-    "{a} and {b} finally talk",
-    "the {film} finds its rhythm",
-    "{b} shows up",
-    "{a} has to make a choice",
-    "the music swells",
-    "{a} goes to the {p}",
-    "{a} and {b} meet",
-    "{actor} gets a big scene",
-    "the {film} slows down",
-    "{a} loses {b}'s trust",
-    "{a} finally opens up",
-    "{a} nearly dies in the {p}",
-    "{a} suspects {b} of the murders",
-    "{a} dreams of leaving the {p}",
-    "{b} lies to {a} about the past",
-    "{a} wants to find the killer",
-    "{b} is badly hurt",
-    "{a} asks {b} about a missing father",
-    "{a} is accused of killing someone",
-)
-_DECOY_PHRASES = (
-    "the {aspect}",
-    "{actor}'s performance",
-    "the chemistry between {a} and {b}",
-    "the opening scene",
-    "the last shot of the {p}",
-    "the way the {film} uses the {p}",
-    "{a}'s journey",
-    "the final scene",
-    "the ending",
-    "{b}'s first scene",
-    "the funeral that opens the {film}",
-    "{a}'s nightmares",
-    "the family drama",
-    "the hunt for the killer",
-    "the fight between {a} and {b}",
-)
-# Non-revealing sentences that use twist-like words; both classes use them.
-_TEASERS = (
-    "I won't say whether {a} survives.",
-    "There is a twist, and I will not spoil it here.",
-    "The identity of the killer is kept secret until the last minutes.",
-    "Does {a} make it out of the {p}? Watch it and find out.",
-    "The ending split my friends down the middle.",
-    "Everyone talks about the big reveal, and it deserves the hype.",
-    "{a} has a secret, but the {film} takes its time with it.",
-    "Keep an eye on {b}.",
-    "The {film} keeps asking whether {a} can trust {b}.",
-    "Without spoiling anything, the last act is intense.",
-    "I guessed where it was going early, which took away some of the fun.",
-    "The death scenes are brutal but never gratuitous.",
-    "Someone close to {a} is not what they seem, and that is all I will say.",
-)
-_WARNINGS = (
-    "SPOILERS AHEAD.",
-    "Warning: spoilers below.",
-    "*** This review may contain spoilers ***",
-    "Spoiler alert!",
-    "(Contains spoilers)",
-)
-_NO_SPOILERS = (
-    "No spoilers here.",
-    "This review is spoiler-free.",
-    "I will keep this spoiler free.",
-    "*** This review may contain spoilers ***",
-)
-_PREMISES = (
-    "The story follows {a}, {role}, who {goal}.",
-    "{a} ({actor}) {goal} in {place}.",
-    "Set in {place}, the story follows {a} and {b}.",
-    "{a} {goal}, with help from {b}.",
-    "{a} and {b} are thrown together in {place}.",
-    "The plot is simple: {a} {goal}.",
-    "{b} is the one person {a} can rely on.",
-)
-_BEATS = (
-    "{a} and {b} argue about what to do next.",
-    "{a} follows a lead to the {p}.",
-    "{b} warns {a} to stay away.",
-    "Months pass and {a} grows restless.",
-    "{a} confides in {b}.",
-    "A storm cuts the {p} off from the outside world.",
-    "{b} discovers an old letter.",
-    "{a} is offered a deal by {b}.",
-)
-_FILLERS = (
-    "The {film} was shot in {place}, and it shows.",
-    "It reminded me of the classics of the genre.",
-    "The trailer does not do it justice.",
-    "Some of the dialogue feels forced.",
-    "The supporting cast does solid work.",
-    "There are a few plot holes, but nothing major.",
-    "The opening sequence sets the tone perfectly.",
-    "I am not usually a fan of {genre} films.",
-    "The director clearly loves this material.",
-    "It is {duration} long and you feel every minute.",
-    "The {aspect} deserves an award.",
-    "I watched it on a long flight.",
-    "The middle section drags a little.",
-    "The characters make some strange decisions.",
-    "Visually, it is stunning.",
-    "The tone shifts a lot between scenes.",
-    "Critics were harsh on this one, and I do not understand why.",
-    "The book is better, as always.",
-    "The {who} is the heart of the {film}.",
-    "I could watch a whole {film} about the {who}.",
-)
-# (standard, shifted) phrasings with the same slots in the same order: a shifted review
-# consumes the same random draws, so it differs from its unshifted twin only in wording.
-_OPINIONS = (
-    ("The {aspect} is {very} {op}.", "The {aspect} felt {very} {op} to me."),
-    ("{actor} is {op} as {a}.", "{actor} delivers a {op} take on {a}."),
-    ("The {perf} is {op} overall.", "All in all the {perf} came across as {op}."),
-    ("I thought the {aspect} was {op}.", "Gotta say, the {aspect} was {op}."),
-    ("For {genre} fans it is {very} {op}.", "For fans of {genre}, it is {very} {op}, no question."),
-    ("The scenes between {a} and {b} are {op}.", "Every scene with {a} and {b} is {op}, period."),
-    ("{a} is the most interesting character here.", "{a} is lowkey the most interesting character."),
-    ("I wish {b} had more screen time.", "Would have loved more {b}, tbh."),
-    ("The first half is {op}, the second half even more so.", "First half {op}, second half even more."),
-    ("My friends found it {op}, and I agree.", "The whole group found it {op}, fair enough."),
-    ("It runs long but the {aspect} keeps it going.", "Runtime drags a bit, yet the {aspect} carries it."),
-)
-_INTROS = (
-    ("I went into {t} with low expectations.", "Walked into {t} expecting nothing at all."),
-    ("{t} is a {very} {op} {film}.", "{t} is, simply put, a {very} {op} {film}."),
-    ("I saw {t} last weekend with my family.", "Caught {t} over the weekend with the fam."),
-    ("I have watched {t} three times now.", "Rewatched {t} for the third time now."),
-    ("Where do I start with {t}?", "Okay, where to even begin with {t}?"),
-    ("I was looking forward to {t} for months.", "Had {t} on my watchlist forever."),
-    ("This is my first review here, and it is about {t}.", "First time posting here, so let us talk {t}."),
-)
-_VERDICTS = (
-    ("Overall, a {op} {film}.", "Bottom line: a {op} {film}."),
-    ("{r}/10.", "{r} out of 10 from me."),
-    ("Worth watching if you like {genre} films.", "Worth a look for any {genre} fan out there."),
-    ("Not sure I would watch it again.", "Doubt I will ever rewatch it."),
-    ("That is all I have to say.", "Anyway, that is my two cents."),
-)
-_SUMMARIES = (
-    "{t}",
-    "A {op} {film}",
-    "{op} from start to finish",
-    "Not what I expected",
-    "What a ride",
-    "{a} steals the show",
-    "Overrated",
-    "Underrated",
-    "{r}/10 from me",
-    "{t}: my review",
-    "Do not believe the hype",
-    "A {very} {op} {genre} {film}",
-)
-# Per slot: (standard words, shifted words).
-_LEXICON = {
-    "film": (("movie", "film"), ("flick", "picture", "feature")),
-    "good": (
-        ("great", "stunning", "brilliant", "gorgeous", "wonderful", "fantastic", "superb", "good"),
-        ("stellar", "sublime", "magnificent", "terrific", "splendid", "phenomenal", "gripping", "riveting"),
-    ),
-    "bad": (
-        ("bad", "terrible", "boring", "lousy", "weak", "poor", "disappointing", "dull"),
-        ("dreadful", "tedious", "dismal", "lackluster", "vapid", "wretched", "clumsy", "bland"),
-    ),
-    "very": (("really", "very", "truly", "quite"), ("incredibly", "remarkably", "utterly", "genuinely")),
-    "perf": (("acting", "cast", "lead performance"), ("ensemble", "casting", "character work")),
-    "aspect": (
-        ("score", "soundtrack", "cinematography", "editing", "pacing", "dialogue", "script"),
-        ("sound design", "visuals", "cutting", "rhythm", "writing", "screenplay", "staging"),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -734,19 +130,19 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
     movies: list[_Movie] = []
     seen: dict[str, int] = {}
     for k in range(spec.n_movies):
-        title = f"The {d.pick(_TITLE_ADJ)} {d.pick(_TITLE_NOUN)}"
+        title = f"The {d.pick(vocab.TITLE_ADJ)} {d.pick(vocab.TITLE_NOUN)}"
         seen[title] = seen.get(title, 0) + 1
         title = title if seen[title] == 1 else f"{title} {seen[title]}"  # a sequel
-        genres = sorted({d.pick(_GENRES) for _ in range(1 + d.below(3))})
+        genres = sorted({d.pick(vocab.GENRES) for _ in range(1 + d.below(3))})
         n_chars = 3 + d.below(3)
         names: list[str] = []
         while len(names) < n_chars:
-            name = d.pick(_FIRST)
+            name = d.pick(vocab.FIRST)
             names += [] if name in names else [name]
-        full = [f"{n} {d.pick(_LAST)}" for n in names]
-        actors = [f"{d.pick(_ACTOR_FIRST)} {d.pick(_LAST)}" for _ in names]
-        roles, goals = [d.pick(_ROLES) for _ in names], [d.pick(_GOALS) for _ in names]
-        place = _PLACES[d.below(len(_PLACES))]
+        full = [f"{n} {d.pick(vocab.LAST)}" for n in names]
+        actors = [f"{d.pick(vocab.ACTOR_FIRST)} {d.pick(vocab.LAST)}" for _ in names]
+        roles, goals = [d.pick(vocab.ROLES) for _ in names], [d.pick(vocab.GOALS) for _ in names]
+        place = vocab.PLACES[d.below(len(vocab.PLACES))]
         premises = [
             t.format(
                 a=names[i],
@@ -756,15 +152,15 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
                 actor=actors[i],
                 place=place[0],
             )
-            for t in _PREMISES
+            for t in vocab.PREMISES
             for i in range(2)
         ]
-        kinds = rng.choice(len(_EVENTS), 2 + d.below(3), replace=False).tolist()
+        kinds = rng.choice(len(vocab.EVENTS), 2 + d.below(3), replace=False).tolist()
         events, story = [], []
         for kind in kinds:
             i = d.below(n_chars)
             j = (i + 1 + d.below(n_chars - 1)) % n_chars
-            synopsis, explicit, subtle = _EVENTS[kind]
+            synopsis, explicit, subtle = vocab.EVENTS[kind]
             fill = {"a": names[i], "b": names[j], "A": full[i], "B": full[j], "p": place[1]}
             # Reviewers name a character or call them by their role ("the detective dies").
             by_role = fill | {"a": "the " + roles[i].split(" ", 1)[1]}
@@ -772,15 +168,15 @@ def _build_movies(spec: CorpusSpec, rng: np.random.Generator) -> list[_Movie]:
                 (
                     [t.format(**fill) for t in explicit] + [t.format(**by_role) for t in explicit[:4]],
                     [t.format(**fill) for t in subtle],
-                    [t.format(**fill) for t in _AMBIGUOUS],
+                    [t.format(**fill) for t in vocab.AMBIGUOUS],
                 )
             )
-            beat = d.pick(_BEATS).format(a=names[j], b=names[i], p=place[1])
+            beat = d.pick(vocab.BEATS).format(a=names[j], b=names[i], p=place[1])
             story += [beat, synopsis.format(**fill)]
         intro = [f"{full[i]} ({actors[i]}), {roles[i]}, {goals[i]}." for i in range(n_chars)]
         summary = f"{full[0]}, {roles[0]}, {goals[0]} in {place[0]}. On the way, {names[0]} meets {full[1]}."
         if d.u() < 0.3:
-            summary += f"                Written by\n{d.pick(_ACTOR_FIRST)}-{d.pick(_LAST)}"
+            summary += f"                Written by\n{d.pick(vocab.ACTOR_FIRST)}-{d.pick(vocab.LAST)}"
         synopsis_text = "" if d.u() < _EMPTY_SYNOPSIS_SHARE else " ".join(intro + story)
         h, m = divmod(minutes[k], 60)
         movies.append(
@@ -890,8 +286,8 @@ def _lexicons() -> list[list[dict[str, Sequence[str]]]]:
     """Per style (standard, shifted) and sentiment (positive, negative, mixed)."""
     out = []
     for style in (0, 1):
-        base: dict[str, Sequence[str]] = {key: words[style] for key, words in _LEXICON.items()}
-        good, bad = _LEXICON["good"][style], _LEXICON["bad"][style]
+        base: dict[str, Sequence[str]] = {key: words[style] for key, words in vocab.LEXICON.items()}
+        good, bad = vocab.LEXICON["good"][style], vocab.LEXICON["bad"][style]
         out.append([base | {"op": good}, base | {"op": bad}, base | {"op": good + bad}])
     return out
 
@@ -928,10 +324,10 @@ def _review(
         if x < 0.5:
             slots["n"] = fill(d.pick(phrases if x < 0.2 else ambiguous))
             slots["N"] = _cap(slots["n"])
-            return fill(d.pick(_PHRASE_FRAMES))
+            return fill(d.pick(vocab.PHRASE_FRAMES))
         slots["e"] = fill(d.pick(clauses))
         slots["E"] = _cap(slots["e"])
-        return fill(d.pick(_CLAUSE_FRAMES))
+        return fill(d.pick(vocab.CLAUSE_FRAMES))
 
     body = []
     for _ in range(n_sentences):
@@ -939,24 +335,24 @@ def _review(
         if x < 0.14:
             body.append(d.pick(m.premises))
         elif x < 0.48:
-            body.append(fill(_OPINIONS[d.below(len(_OPINIONS))][style]))
+            body.append(fill(vocab.OPINIONS[d.below(len(vocab.OPINIONS))][style]))
         elif x < 0.78:
-            body.append(fill(d.pick(_FILLERS)))
+            body.append(fill(d.pick(vocab.FILLERS)))
         elif x < 0.86:
-            body.append(fill(d.pick(_TEASERS)))
+            body.append(fill(d.pick(vocab.TEASERS)))
         elif x < 0.96:
-            body.append(framed(_DECOY_CLAUSES, _DECOY_PHRASES, _AMBIGUOUS))
+            body.append(framed(vocab.DECOY_CLAUSES, vocab.DECOY_PHRASES, vocab.AMBIGUOUS))
         else:
-            slots["e"] = fill(d.pick(_EVENTS[d.below(len(_EVENTS))][1]))
-            body.append(fill(d.pick(_HEDGE_FRAMES)))
+            slots["e"] = fill(d.pick(vocab.EVENTS[d.below(len(vocab.EVENTS))][1]))
+            body.append(fill(d.pick(vocab.HEDGE_FRAMES)))
     if spoiler:
         n_events = min(len(m.events), 1 + (d.u() < 0.35) + (d.u() < 0.1))
         for k in _shuffled(len(m.events), d)[:n_events]:
             body.insert(d.below(len(body) + 1), framed(*m.events[k]))
-    head = [fill(_INTROS[d.below(len(_INTROS))][style])] if d.u() < 0.85 else []
+    head = [fill(vocab.INTROS[d.below(len(vocab.INTROS))][style])] if d.u() < 0.85 else []
     if d.u() < (0.15 if spoiler else 0.04):
-        head.insert(0, d.pick(_WARNINGS if spoiler else _NO_SPOILERS))
-    tail = [fill(_VERDICTS[d.below(len(_VERDICTS))][style])] if d.u() < 0.8 else []
+        head.insert(0, d.pick(vocab.WARNINGS if spoiler else vocab.NO_SPOILERS))
+    tail = [fill(vocab.VERDICTS[d.below(len(vocab.VERDICTS))][style])] if d.u() < 0.8 else []
     parts: list[str] = []
     seen: set[str] = set()
     for sentence in head + body + tail:
@@ -966,7 +362,7 @@ def _review(
             continue
         seen.add(sentence)
         parts += [sentence] if not parts else ["" if joined else " ", sentence]
-    return "".join(parts), _cap(fill(d.pick(_SUMMARIES)))
+    return "".join(parts), _cap(fill(d.pick(vocab.SUMMARIES)))
 
 
 def _shuffled(n: int, d: _Draws) -> list[int]:
@@ -983,7 +379,7 @@ def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws
     dates = {}
     for o in range(int(plan.day.min()), int(plan.day.max()) + 1):
         x = dt.date.fromordinal(o)
-        dates[o] = f"{x.day} {_MONTHS[x.month - 1]} {x.year}"  # %B would depend on the locale
+        dates[o] = f"{x.day} {vocab.MONTHS[x.month - 1]} {x.year}"  # %B would depend on the locale
     sources = set(plan.copy_of.values())
     kept: dict[int, str] = {}
     for start in range(0, spec.n_reviews, _CHUNK):
