@@ -1,5 +1,6 @@
 """Ingestion: the Kaggle-format source files as raw, partitioned assets."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -74,7 +75,10 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
 
 
 def _read_landed(
-    landing_zone: LandingZoneResource, months: list[str], valid_months: list[str], max_bad_share: float
+    landing_zone: LandingZoneResource,
+    months: Sequence[str],
+    valid_months: Sequence[str],
+    max_bad_share: float,
 ) -> tuple[list[ReviewReadResult], list[BadLine]]:
     results, refused = [], []
     for name in landing_zone.list_files():

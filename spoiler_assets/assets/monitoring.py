@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 import mlflow
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -67,7 +68,7 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             raise dg.Failure("no champion to score with: materialize champion_model first")
         reviews, _ = clean_reviews(raw_reviews, movie_details)
         classifier = mlflow_tracking.load_version(champion)
-        proba = classifier.predict_proba(reviews) if len(reviews) else []
+        proba = classifier.predict_proba(reviews) if len(reviews) else np.zeros(0)
         scored = reviews.assign(
             spoiler_probability=proba,
             model_name=mlflow_tracking.model_name,

@@ -1,5 +1,6 @@
 """Data and model quality rules, as plain functions returning the offending figures."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -14,7 +15,7 @@ REQUIRED_RAW = {
 class Outcome:
     passed: bool
     description: str
-    figures: dict[str, float | int | str] = field(default_factory=dict)
+    figures: Mapping[str, float | int | str] = field(default_factory=dict)
 
 
 def schema(frame: pd.DataFrame, required: dict[str, str] = REQUIRED_RAW) -> Outcome:
@@ -28,7 +29,7 @@ def schema(frame: pd.DataFrame, required: dict[str, str] = REQUIRED_RAW) -> Outc
 
 def dates_within(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> Outcome:
     outside = int(((frame["review_date"] < start) | (frame["review_date"] >= end)).sum())
-    figures = {"outside": outside, "window": f"{start.date()}..{end.date()}"}
+    figures: dict[str, int | str] = {"outside": outside, "window": f"{start.date()}..{end.date()}"}
     return Outcome(outside == 0, f"{outside} reviews dated outside their partition", figures)
 
 

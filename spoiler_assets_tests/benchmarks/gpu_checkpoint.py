@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, PretrainedConfig
 
-from spoiler_assets.models.transformer import PACKAGED_MINILM, resolve_checkpoint
+from spoiler_assets.models.transformer_loop import PACKAGED_MINILM, resolve_checkpoint
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")

@@ -45,8 +45,8 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
-from spoiler_assets.models import transformer
-from spoiler_assets.models.transformer import (
+from spoiler_assets.models import transformer_loop
+from spoiler_assets.models.transformer_loop import (
     PACKAGED_MINILM,
     TrainData,
     TransformerParams,
@@ -188,7 +188,7 @@ def run_loop(checkpoint: Path, data: TrainData, args: argparse.Namespace) -> Loo
         max_length=args.seq_len,
     )
     marks: dict[str, float] = {}
-    evaluate = transformer._evaluate
+    evaluate = transformer_loop._evaluate
 
     # The loop's epoch timer stops without waiting for the device, and validation has no
     # timer of its own: wrap the call that follows the epoch to measure both.
@@ -203,14 +203,15 @@ def run_loop(checkpoint: Path, data: TrainData, args: argparse.Namespace) -> Loo
 
     def on_epoch(m: dict[str, Any]) -> None:
         print(
-            f"  epoch {m['epoch']}: loss {m['train_loss']:.4f}, valid PR-AUC {m[transformer.METRIC]:.3f}, "
+            f"  epoch {m['epoch']}: loss {m['train_loss']:.4f}, "
+            f"valid PR-AUC {m[transformer_loop.METRIC]:.3f}, "
             f"{m['train_samples_per_s']:,.1f} train samples/s over {m['epoch_seconds']:.1f} s "
             f"on {m['device']}"
         )
 
     config = {"runner": "local", "data": data, "params": asdict(params), "on_epoch": on_epoch}
     start = time.perf_counter()
-    with mock.patch.object(transformer, "_evaluate", timed_evaluate):
+    with mock.patch.object(transformer_loop, "_evaluate", timed_evaluate):
         history = train_loop_per_worker(config)
     wall = time.perf_counter() - start
     return LoopRun(

@@ -31,14 +31,13 @@ from spoiler_assets.models.transformer import (
     TrainData,
     TransformerClassifier,
     TransformerParams,
-    bucketed_batches,
     encode,
-    resolve_checkpoint,
     stratified_sample,
     train_loop_per_worker,
     train_transformer,
     tune_transformer,
 )
+from spoiler_assets.models.transformer_loop import bucketed_batches, resolve_checkpoint
 
 MODEL_NAME = "spoiler-shield-transformer-test"
 
