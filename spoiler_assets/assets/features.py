@@ -9,7 +9,7 @@ depends on all earlier ones) are rewritten whole.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -167,11 +167,12 @@ def feature_registry(
 
 
 class OnlineFeaturesConfig(dg.Config):
-    cutoff: Literal["evaluation", "latest"] = Field(
-        default="evaluation",
+    cutoff: str = Field(
+        default="",
         description=(
-            "evaluation: load data up to the first test day, so the comparison scores test reviews"
-            " with what serving knew before them; latest: load everything up to now"
+            "Load feature rows up to this ISO date (e.g. 2017-06-01, to reproduce a past state);"
+            " empty: up to now. Evaluations never read the online store (they join point in"
+            " time), so it can always hold the latest values"
         ),
     )
     full_refresh: bool = Field(default=False, description="Rebuild the online store from scratch first")
@@ -182,14 +183,13 @@ def online_features(
     context: dg.AssetExecutionContext,
     config: OnlineFeaturesConfig,
     feature_registry: FeatureRegistry,
-    review_split: pd.DataFrame,
     feature_store: FeatureStoreResource,
 ) -> dg.Output[OnlineFeatures]:
-    """The online store (SQLite embedded, Redis in production) loaded incrementally from
-    the offline sources: each view continues from its last materialization."""
-    if config.cutoff == "evaluation":
-        test_dates = review_split.loc[review_split["split"] == "test", "review_date"]
-        cutoff = utc_days(pd.Series([test_dates.min()])).iloc[0].to_pydatetime()
+    """The online store that serving reads (SQLite embedded, Redis in production), loaded
+    incrementally from the offline sources up to now: each view continues from its last
+    materialization."""
+    if config.cutoff:
+        cutoff = utc_days(pd.Series([pd.Timestamp(config.cutoff)])).iloc[0].to_pydatetime()
     else:
         cutoff = datetime.now(UTC)
     if config.full_refresh:

@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from spoiler_assets.data.cleaning import clean_reviews
+from spoiler_assets.models.base import labelled_probabilities
 from spoiler_assets.models.embeddings import EncoderSpec, encode_remembered, text_digest
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
 from spoiler_assets.resources.locations import ReportStoreResource, ReviewSourceResource
@@ -111,7 +112,7 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         reference = review_split[review_split["split"] != "train"]
         reference = reference.sample(min(len(reference), config.sample_size), random_state=config.seed)
         classifier = mlflow_tracking.load_version(mlflow_tracking.version(version))
-        reference = reference.assign(spoiler_probability=classifier.predict_proba(reference))
+        reference = reference.assign(spoiler_probability=labelled_probabilities(classifier, reference))
         drift_config = DriftConfig(
             value_threshold=config.value_threshold,
             embedding_threshold=config.embedding_threshold,

@@ -25,6 +25,25 @@ class SpoilerClassifier(Protocol):
         ...
 
 
+@runtime_checkable
+class PointInTimeClassifier(Protocol):
+    """A model whose inputs change over time (features from a store). Labelled reviews
+    (test split, incumbent re-scoring, drift reference) are scored with the inputs each
+    review's own date saw, never with values written after it."""
+
+    def predict_proba_as_of_review_dates(self, reviews: pd.DataFrame) -> np.ndarray:
+        """Spoiler probabilities of dated reviews (REVIEW_COLUMNS + `review_date`)."""
+        ...
+
+
+def labelled_probabilities(model: SpoilerClassifier, reviews: pd.DataFrame) -> np.ndarray:
+    """Probabilities of past, labelled reviews: point in time where the model's inputs
+    change over time, plain `predict_proba` otherwise."""
+    if isinstance(model, PointInTimeClassifier):
+        return np.asarray(model.predict_proba_as_of_review_dates(reviews), dtype=float)
+    return np.asarray(model.predict_proba(reviews), dtype=float)
+
+
 def reviews_frame(
     texts: list[str], movie_ids: list[str | None] | None = None, user_ids: list[str | None] | None = None
 ) -> pd.DataFrame:

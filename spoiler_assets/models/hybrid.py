@@ -1,9 +1,12 @@
 """What the hybrid models (XGBoost, MLP) share: their inputs, built the serving way.
 
 A hybrid model predicts from [Feast features of `hybrid_v1` + sentence embedding].
-At prediction time (comparison, champion gate, API) it always builds them like the
-API does: online store lookup by movie_id / user_id with the on-demand views computed
-by Feast, plus the embedding of the text. A model pickles only specs (where the store
+At prediction time (API, batch scoring) it builds them like the API does: online store
+lookup by movie_id / user_id with the on-demand views computed by Feast, plus the
+embedding of the text. Labelled past reviews (comparison, champion gate, drift
+reference) read the same feature service from the offline store as of each review's
+date (`predict_proba_as_of_review_dates`), so the online store can always hold the
+latest values for serving without leaking them into an evaluation. A model pickles only specs (where the store
 is, which encoder); the store and the encoder are re-opened from them after loading,
 and the API can rebind the store to its own environment (`bind_feature_store`).
 
@@ -24,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from spoiler_assets.features.retrieval import missing_features, online_features
+from spoiler_assets.features.retrieval import historical_features, missing_features, online_features
 from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES
 from spoiler_assets.features.store import FeatureStoreSpec, open_store
 from spoiler_assets.models.embeddings import EncoderSpec, encode, encode_remembered, text_digest
@@ -59,16 +62,29 @@ class HybridInputs:
 
     def build(self, reviews: pd.DataFrame, now: datetime | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Online features and embeddings of `reviews` (the serving path)."""
-        if self.feature_names != MODEL_FEATURES or self.feature_service != FEATURE_SERVICE:
-            raise RuntimeError(
-                f"model was trained on {self.feature_service} with a different layout than this code serves"
-            )
+        self._check_layout()
         features = online_features(open_store(self.store), reviews, now)
         texts = reviews["review_text"].astype(str).tolist()
         if len(texts) == 1:  # the serving case: always encoded, so latency figures are real
             return features, encode(texts, self.encoder)
+        return features, self._embeddings(texts)
+
+    def build_as_of_review_dates(self, reviews: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features of dated reviews as each review's date saw them (offline store, point
+        in time) and embeddings: the same feature service the online path reads."""
+        self._check_layout()
+        features = historical_features(open_store(self.store), reviews)
+        return features, self._embeddings(reviews["review_text"].astype(str).tolist())
+
+    def _embeddings(self, texts: list[str]) -> np.ndarray:
         embeddings, _ = encode_remembered(texts, [text_digest(t) for t in texts], self.encoder)
-        return features, embeddings
+        return embeddings
+
+    def _check_layout(self) -> None:
+        if self.feature_names != MODEL_FEATURES or self.feature_service != FEATURE_SERVICE:
+            raise RuntimeError(
+                f"model was trained on {self.feature_service} with a different layout than this code serves"
+            )
 
 
 def model_matrix(features: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
@@ -104,6 +120,9 @@ class HybridPredictions:
 
     def predict_proba(self, reviews: pd.DataFrame) -> np.ndarray:
         return self.predict_with_missing(reviews)[0]
+
+    def predict_proba_as_of_review_dates(self, reviews: pd.DataFrame) -> np.ndarray:
+        return self.score_inputs(*self.inputs.build_as_of_review_dates(reviews))
 
     def bind_feature_store(self, spec: FeatureStoreSpec) -> None:
         self.inputs.store = spec

@@ -17,7 +17,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from spoiler_assets.models.base import SpoilerClassifier
+from spoiler_assets.models.base import SpoilerClassifier, labelled_probabilities
 
 # Primary metric for choosing the champion: PR-AUC (average precision). Spoilers are the
 # minority class (~26%) and the product cares about ranking them above clean reviews;
@@ -73,7 +73,7 @@ def score_model(model: SpoilerClassifier, test: pd.DataFrame) -> tuple[ModelScor
     labels = test["is_spoiler"].to_numpy(dtype=bool)
     if labels.all() or not labels.any():
         raise ValueError("the test split needs both spoilers and non-spoilers to be scored")
-    proba = np.asarray(model.predict_proba(test), dtype=float)
+    proba = labelled_probabilities(model, test)
     predicted = proba >= model.threshold
     score = ModelScore(
         model=model.name,
