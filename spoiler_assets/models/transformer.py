@@ -65,11 +65,26 @@ def ray_session() -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    ray.init(include_dashboard=False, ignore_reinit_error=True)
+    ray.init(
+        include_dashboard=False,
+        ignore_reinit_error=True,
+        runtime_env={"worker_process_setup_hook": _quiet_cleaner_warnings},
+    )
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _quiet_cleaner_warnings() -> None:
+    """In every Ray worker: Ray Train's placement-group cleaner asks the State API (served
+    by the dashboard) every few seconds whether the controller lives, and warns each time
+    it cannot. Without a dashboard, as in-process here, that is dozens of false warnings
+    per run; its real warnings (a dead controller) are errors-or-nothing for us."""
+    import logging
+
+    cleaner = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
+    logging.getLogger(cleaner).setLevel(logging.ERROR)
 
 
 def stratified_sample(train: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
