@@ -4,6 +4,7 @@ Severity: ERROR where the data is wrong (schema, dates outside their month); WAR
 is unusual and worth a look (shares out of bounds).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -12,6 +13,7 @@ import pandas as pd
 from spoiler_assets.assets.evaluation import MODEL_ASSETS
 from spoiler_assets.models.comparison import Comparison
 from spoiler_assets.monitoring import quality
+from spoiler_assets.resources.locations import ReviewSourceResource
 
 # Test ROC-AUC below this means a model learned next to nothing.
 METRIC_FLOOR = 0.6
@@ -57,7 +59,28 @@ def build_raw_review_checks(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             outcomes[month] = quality.dates_within(frame, start, start + pd.offsets.MonthBegin(1))
         return _result(_worst(outcomes), dg.AssetCheckSeverity.ERROR)
 
-    return [raw_reviews_schema, raw_reviews_dates]
+    @dg.asset_check(
+        asset="raw_reviews",
+        partitions_def=partitions_def,
+        description="Quarantined lines stay rare: warn past a tenth of the share that fails the read",
+    )
+    def raw_reviews_quarantine(
+        context: dg.AssetCheckExecutionContext, review_source: ReviewSourceResource
+    ) -> dg.AssetCheckResult:
+        # The read fails outright past `max_bad_line_share`; well below that, a growing
+        # quarantine is still worth a look (a format change upstream, a broken export).
+        metadata = _latest_metadata(context, "raw_reviews")
+        bad = int(metadata["quarantined_lines"].value) if "quarantined_lines" in metadata else 0
+        read = int(metadata["lines_read"].value) if "lines_read" in metadata else 0
+        outcome = quality.share_at_most("quarantined_lines", bad, read, review_source.max_bad_line_share / 10)
+        return _result(outcome, dg.AssetCheckSeverity.WARN)
+
+    return [raw_reviews_schema, raw_reviews_dates, raw_reviews_quarantine]
+
+
+def _latest_metadata(context: dg.AssetCheckExecutionContext, asset: str) -> Mapping[str, Any]:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return event.asset_materialization.metadata if event and event.asset_materialization else {}
 
 
 @dg.asset_check(asset="cleaned_reviews", description="No nulls where a review cannot do without")
@@ -75,8 +98,7 @@ def cleaned_reviews_label_share(cleaned_reviews: pd.DataFrame) -> dg.AssetCheckR
 def cleaned_reviews_duplicates(
     context: dg.AssetCheckExecutionContext, cleaned_reviews: pd.DataFrame
 ) -> dg.AssetCheckResult:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("cleaned_reviews"))
-    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    metadata = _latest_metadata(context, "cleaned_reviews")
     removed = int(metadata["duplicate_rows_removed"].value) if "duplicate_rows_removed" in metadata else 0
     outcome = quality.share_at_most("duplicate_rows", removed, removed + len(cleaned_reviews), 0.05)
     return _result(outcome, dg.AssetCheckSeverity.WARN)

@@ -36,7 +36,7 @@ def dates_within(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
 def share_at_most(name: str, count: int, total: int, limit: float) -> Outcome:
     share = count / total if total else 0.0
     figures = {f"{name}": count, "total": total, "share": round(share, 4), "limit": limit}
-    return Outcome(share <= limit, f"{name} share {share:.2%} (limit {limit:.0%})", figures)
+    return Outcome(share <= limit, f"{name} share {share:.2%} (limit {limit * 100:g}%)", figures)
 
 
 def null_shares(frame: pd.DataFrame, columns: list[str], limit: float) -> Outcome:
