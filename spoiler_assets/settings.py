@@ -24,6 +24,9 @@ DEFAULT_FEAST_PROJECT = "spoiler_shield"
 DEFAULT_FEATURE_REPO = Path(__file__).resolve().parents[1] / "feature_repo"
 
 
+ENDPOINTS_AND_SECRETS = ("AWS_ENDPOINT_URL", "MLFLOW_TRACKING_URI", "REDIS_URL")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data, models and runs live, and which services are used."""
@@ -43,6 +46,10 @@ class Settings:
     feast_project: str = DEFAULT_FEAST_PROJECT
     landing_uri: str = ""
     sensor_interval_s: int = 60
+    # Endpoints and secrets read from this process's environment (not from a mapping
+    # passed in): resources then take them as `dg.EnvVar`, so Dagster shows the variable's
+    # name, not its value, and resolves it where the run executes.
+    from_process_env: frozenset[str] = frozenset()
 
     @property
     def uses_s3(self) -> bool:
@@ -129,6 +136,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             feature_repo_dir=Path(env.get("SPOILER_FEATURE_REPO") or DEFAULT_FEATURE_REPO).resolve(),
             feast_project=env.get("SPOILER_FEAST_PROJECT") or DEFAULT_FEAST_PROJECT,
+            from_process_env=frozenset(n for n in ENDPOINTS_AND_SECRETS if environ is None and env.get(n)),
         )
 
 

@@ -1,7 +1,8 @@
 """Resources for the environment the settings describe: embedded default or production."""
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from spoiler_assets.features.store import FeatureStoreSpec
@@ -17,11 +18,20 @@ from spoiler_assets.resources.ray_storage import RayStorageResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets.settings import Settings
 
+_Value = TypeVar("_Value", str, str | None)
+
+
+def _configured(settings: Settings, name: str, value: _Value) -> _Value:
+    """`dg.EnvVar(name)` where the value came from the process environment (the UI shows
+    the variable, the run resolves it); the value itself otherwise (defaults, tests)."""
+    return cast(_Value, dg.EnvVar(name)) if name in settings.from_process_env else value
+
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     """Local disk and an SQLite MLflow store by default; S3 and a tracking server when set."""
+    endpoint = _configured(settings, "AWS_ENDPOINT_URL", settings.s3_endpoint_url)
     if settings.uses_s3:
-        s3 = S3Resource(endpoint_url=settings.s3_endpoint_url)
+        s3 = S3Resource(endpoint_url=endpoint)
         io_manager: Any = S3StorageIOManager(
             s3=s3, s3_bucket=settings.s3_bucket or "", s3_prefix=settings.s3_prefix
         )
@@ -37,25 +47,26 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "io_manager": io_manager,
         "review_source": ReviewSourceResource(
             base_uri=settings.source_uri,
-            endpoint_url=settings.s3_endpoint_url,
+            endpoint_url=endpoint,
             max_bad_line_share=settings.max_bad_line_share,
         ),
-        "landing_zone": LandingZoneResource(
-            base_uri=settings.landing_uri, endpoint_url=settings.s3_endpoint_url
-        ),
-        "ray_storage": RayStorageResource(base_uri=ray_uri, endpoint_url=settings.s3_endpoint_url),
-        "report_store": ReportStoreResource(base_uri=reports_uri, endpoint_url=settings.s3_endpoint_url),
-        "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=settings.s3_endpoint_url),
+        "landing_zone": LandingZoneResource(base_uri=settings.landing_uri, endpoint_url=endpoint),
+        "ray_storage": RayStorageResource(base_uri=ray_uri, endpoint_url=endpoint),
+        "report_store": ReportStoreResource(base_uri=reports_uri, endpoint_url=endpoint),
+        "quarantine": QuarantineResource(base_uri=quarantine_uri, endpoint_url=endpoint),
         # Feast: parquet + registry beside the assets (disk or S3), online store in
         # SQLite or, with REDIS_URL, Redis; embeddings cached by text digest beside them.
         "feature_store": FeatureStoreResource.from_spec(
-            FeatureStoreSpec.from_settings(settings), settings.feature_repo_dir
+            FeatureStoreSpec.from_settings(settings),
+            settings.feature_repo_dir,
+            s3_endpoint_url=endpoint if settings.uses_s3 else None,
+            redis_url=_configured(settings, "REDIS_URL", settings.redis_url),
         ),
         "embedding_cache": EmbeddingCacheResource(
-            base_uri=f"{settings.feature_store_uri}/embedding_cache", endpoint_url=settings.s3_endpoint_url
+            base_uri=f"{settings.feature_store_uri}/embedding_cache", endpoint_url=endpoint
         ),
         "mlflow_tracking": MlflowTrackingResource(
-            tracking_uri=settings.mlflow_tracking_uri,
+            tracking_uri=_configured(settings, "MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
             model_name=settings.model_name,
             artifact_location=str(settings.mlflow_artifact_dir) if settings.uses_local_mlflow else None,
         ),

@@ -41,14 +41,22 @@ class FeatureStoreResource(dg.ConfigurableResource):
     redis_url: str | None = Field(default=None, description="redis://host:port/db; SQLite when unset")
 
     @classmethod
-    def from_spec(cls, spec: FeatureStoreSpec, repo_dir: Path) -> FeatureStoreResource:
+    def from_spec(
+        cls,
+        spec: FeatureStoreSpec,
+        repo_dir: Path,
+        s3_endpoint_url: str | None = None,
+        redis_url: str | None = None,
+    ) -> FeatureStoreResource:
+        """The resource for `spec`; `s3_endpoint_url` / `redis_url` (e.g. `dg.EnvVar`s)
+        replace the spec's values where given."""
         return cls(
             project=spec.project,
             root_uri=spec.root_uri,
             local_dir=spec.local_dir,
             repo_dir=str(repo_dir),
-            s3_endpoint_url=spec.s3_endpoint_url,
-            redis_url=spec.redis_url,
+            s3_endpoint_url=s3_endpoint_url or spec.s3_endpoint_url,
+            redis_url=redis_url or spec.redis_url,
         )
 
     def spec(self) -> FeatureStoreSpec:
