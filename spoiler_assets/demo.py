@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.definitions import build_definitions
 from spoiler_assets.models.comparison import Comparison, comparison_markdown
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, SYNTHETIC_LAST_MONTH, Settings
 
 # Small enough to finish in a few minutes on 2 cores, large enough to learn from.
@@ -67,7 +67,7 @@ def materialize_champion(settings: Settings) -> Comparison:
     started = time.perf_counter()
     result = defs.resolve_job_def("champion_job").execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=all_months_tags(months),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )

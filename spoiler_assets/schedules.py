@@ -5,7 +5,7 @@ import pandas as pd
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from spoiler_assets.jobs import retraining_job
-from spoiler_assets.sensors import all_months_tags
+from spoiler_assets.partitions import all_months_tags
 
 
 def build_retraining_schedule(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.ScheduleDefinition:

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.data.kaggle import TooManyBadLinesError
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
 
 
@@ -55,13 +55,6 @@ def build_landing_sensor(
         )
 
     return landing_sensor
-
-
-def all_months_tags(partitions_def: dg.MonthlyPartitionsDefinition) -> dict[str, str]:
-    """Run tags for a run over every month: the retraining job holds monthly assets
-    (review features, embeddings) next to unpartitioned ones, and runs them all at once."""
-    keys = partitions_def.get_partition_keys()
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
 
 
 def build_drift_sensor(

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.definitions import build_definitions
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.settings import Settings
 
 # Small model budgets for tests that only need a champion to exist: the suite runs on
@@ -39,10 +39,9 @@ def run_champion_job(
     defs = build_definitions(settings)
     months = defs.resolve_assets_def("raw_reviews").partitions_def
     assert months is not None
-    keys = months.get_partition_keys()
     return defs.resolve_job_def("champion_job").execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=all_months_tags(months),
         run_config=LEAN_CHAMPION if run_config is None else run_config,
         raise_on_error=False,
     )

@@ -15,26 +15,22 @@ REVIEWS_FILE = "IMDB_reviews.json"
 DETAILS_FILE = "IMDB_movie_details.json"
 SYNTHETIC_MARKER = "SYNTHETIC_CORPUS.json"
 
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        (
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ),
-        start=1,
-    )
-}
+# Kaggle dates read "3 January 2017"; English names, whatever the locale.
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, start=1)}
 _MOVIE_ID = re.compile(r"^tt\d{5,10}$")
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*min)?\s*$")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from spoiler_assets.data import synthetic_vocabulary as vocab
-from spoiler_assets.data.formats import DETAILS_FILE, REVIEWS_FILE, SYNTHETIC_MARKER
+from spoiler_assets.data.formats import DETAILS_FILE, MONTH_NAMES, REVIEWS_FILE, SYNTHETIC_MARKER
 
 # Shares of the real-data quirks (see shared/data/README.md for the real figures).
 _SLASH_ID_SHARE = 0.03
@@ -379,7 +379,7 @@ def _review_lines(spec: CorpusSpec, movies: list[_Movie], plan: _Plan, d: _Draws
     dates = {}
     for o in range(int(plan.day.min()), int(plan.day.max()) + 1):
         x = dt.date.fromordinal(o)
-        dates[o] = f"{x.day} {vocab.MONTHS[x.month - 1]} {x.year}"  # %B would depend on the locale
+        dates[o] = f"{x.day} {MONTH_NAMES[x.month - 1]} {x.year}"  # %B would depend on the locale
     sources = set(plan.copy_of.values())
     kept: dict[int, str] = {}
     for start in range(0, spec.n_reviews, _CHUNK):

@@ -4,21 +4,6 @@ Plain data: names, titles, twist events and the frames reviews are built from. S
 and plain reviews share most of it on purpose, so that no single word gives a label away.
 """
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 FIRST = (
     "Mara",
     "Elias",

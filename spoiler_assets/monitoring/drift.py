@@ -1,7 +1,7 @@
 """Drift between the training window (reference) and a newer review month (current).
 
-Signals, each tested by Evidently on the same two samples:
-Methods: normed Wasserstein distance for numbers, Jensen-Shannon for the label.
+Signals, each tested by Evidently on the same two samples (normed Wasserstein distance
+for numbers, Jensen-Shannon for the label):
 - text descriptors: review length, lexicon sentiment, share of words outside the
   training vocabulary;
 - the champion's spoiler probabilities (prediction drift);

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.definitions import build_definitions
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, Settings
 
 PATH = ["raw_reviews", "movie_details", "cleaned_reviews", "review_split", "baseline_model"]
@@ -42,12 +42,7 @@ def run_one(asset: str, run_dir: Path, corpus_dir: Path) -> None:
     defs = build_definitions(_settings(run_dir, corpus_dir))
     months = defs.resolve_assets_def("raw_reviews").partitions_def
     assert months is not None
-    keys = months.get_partition_keys()
-    tags = (
-        {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-        if asset == "raw_reviews"
-        else {}
-    )
+    tags = all_months_tags(months) if asset == "raw_reviews" else {}
     started = time.perf_counter()
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey(asset)],

@@ -3,9 +3,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_aws.s3 import S3Resource
 
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.resources.io_managers import LocalStorageIOManager, S3StorageIOManager
 
 MONTHS = dg.MonthlyPartitionsDefinition(start_date="2017-01-01", end_date="2017-04-01")
@@ -23,11 +23,10 @@ def combined(monthly: dict[str, str]) -> list[str]:
 
 
 def _single_run_backfill(io_manager: Any) -> dg.ExecuteInProcessResult:
-    keys = MONTHS.get_partition_keys()
     return dg.materialize(
         [monthly, combined],
         resources={"io_manager": io_manager},
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=all_months_tags(MONTHS),
     )
 
 
@@ -53,12 +52,11 @@ def test_multi_partition_output_must_be_a_dict_per_partition(tmp_path: Path) -> 
     def wrong(context: dg.AssetExecutionContext) -> str:
         return "one value for three months"
 
-    keys = MONTHS.get_partition_keys()
     with pytest.raises(dg.DagsterInvariantViolationError, match="one value per partition key"):
         dg.materialize(
             [wrong],
             resources={"io_manager": LocalStorageIOManager(base_dir=str(tmp_path))},
-            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+            tags=all_months_tags(MONTHS),
         )
 
 
