@@ -2,7 +2,7 @@
 # what it needs first (scripts/bootstrap.sh, cached by lock-file hash).
 IN_VENV = scripts/in-venv
 
-.PHONY: demo test lint ui api benchmark
+.PHONY: demo test test-fast lint ui api benchmark stack stack-down
 
 demo:  ## the main job on the embedded default: corpus -> champion -> API prediction
 	$(IN_VENV) python -m spoiler_assets.demo
@@ -10,9 +10,14 @@ demo:  ## the main job on the embedded default: corpus -> champion -> API predic
 test:  ## the whole test suite, real servers included (started by the suite itself)
 	$(IN_VENV) python -m pytest
 
-lint:
-	$(IN_VENV) ruff check spoiler_assets spoiler_assets_tests api
+test-fast:  ## unit tests and direct asset calls: no real servers, no slow lineage runs
+	$(IN_VENV) python -m pytest -m "not integration and not slow"
+
+lint:  ## ruff (lint + format), mypy, and `dg check defs` (the definitions load); run by .ci/run
+	$(IN_VENV) ruff check spoiler_assets spoiler_assets_tests api feature_repo
+	$(IN_VENV) ruff format --check spoiler_assets spoiler_assets_tests api feature_repo
 	$(IN_VENV) mypy spoiler_assets api
+	DAGSTER_DISABLE_TELEMETRY=1 SPOILER_DATA_DIR=$$(mktemp -d) $(IN_VENV) dg check defs
 
 ui:  ## Dagster UI + daemon on http://127.0.0.1:3000
 	$(IN_VENV) dagster dev -w workspace.yaml
@@ -22,3 +27,9 @@ api:  ## the prediction API on http://127.0.0.1:8000
 
 benchmark:  ## full-size synthetic corpus through raw -> cleaned -> split -> baseline
 	$(IN_VENV) python -m spoiler_assets_tests.benchmarks.pipeline_benchmark
+
+stack:  ## the production shape as processes: Postgres, Redis, S3 (moto), MLflow, Ray, Dagster, API (2 workers)
+	scripts/stack.sh up
+
+stack-down:  ## stops exactly what `make stack` started (state stays in .stack/)
+	scripts/stack.sh down
