@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -55,10 +56,16 @@ def test_the_built_wheel_loads_the_definitions_without_the_checkout(tmp_path: Pa
     """Build the wheel, install it (dependencies from this environment, which the lock
     built) into a folder, and load the definitions from there with the checkout off the
     path: the wheel must carry every module the code location imports."""
-    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # Built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds.
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, source / package, ignore=skip)
+    for name in ("pyproject.toml", "setup.cfg", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
         check=True,
         cwd=tmp_path,
     )
