@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from spoiler_assets.data.lines import DEFAULT_MAX_LINE_BYTES
+
 # First months of the synthetic corpus and of the real Kaggle dataset (its first review
 # is from 1998). Partitions run on to the current month unless SPOILER_LAST_MONTH is set,
 # so months that land later have a partition to go to.
@@ -46,6 +48,7 @@ class Settings:
     feast_project: str = DEFAULT_FEAST_PROJECT
     landing_uri: str = ""
     sensor_interval_s: int = 60
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # Endpoints and secrets read from this process's environment (not from a mapping
     # passed in): resources then take them as `dg.EnvVar`, so Dagster shows the variable's
     # name, not its value, and resolves it where the run executes.
@@ -103,6 +106,8 @@ class Settings:
             MLFLOW_TRACKING_URI: an MLflow server (default: SQLite file in the data dir).
             SPOILER_MODEL_NAME: registered model name (default `spoiler-shield`).
             SPOILER_MAX_BAD_LINE_SHARE: share of unparseable lines tolerated (default 0.01).
+            SPOILER_MAX_LINE_BYTES: a longer source line is quarantined, read without
+                holding it whole (default 1048576, 1 MiB).
             SPOILER_LANDING_URI: folder or s3:// prefix where new review files land
                 (default: `landing` in the data dir, or under the S3 prefix).
             SPOILER_SENSOR_INTERVAL_S: seconds between sensor ticks (default 60).
@@ -133,6 +138,7 @@ class Settings:
             max_bad_line_share=float(env.get("SPOILER_MAX_BAD_LINE_SHARE", "0.01")),
             landing_uri=env.get("SPOILER_LANDING_URI") or _landing_default(env, data_dir),
             sensor_interval_s=int(env.get("SPOILER_SENSOR_INTERVAL_S", "60")),
+            max_line_bytes=int(env.get("SPOILER_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES))),
             redis_url=env.get("REDIS_URL") or None,
             feature_repo_dir=Path(env.get("SPOILER_FEATURE_REPO") or DEFAULT_FEATURE_REPO).resolve(),
             feast_project=env.get("SPOILER_FEAST_PROJECT") or DEFAULT_FEAST_PROJECT,

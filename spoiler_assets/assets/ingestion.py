@@ -31,12 +31,13 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
         landing_zone: LandingZoneResource,
         quarantine: QuarantineResource,
     ) -> dg.Output[Any]:
-        """Reviews as read from `IMDB_reviews.json` and the files in the landing zone, one
-        partition per review month.
+        """Reviews as read from `IMDB_reviews.json` (or `.json.gz`) and the files in the
+        landing zone, one partition per review month.
 
         A backfill of many months runs as one run that reads the source file once. Lines
-        that do not parse or break the schema are quarantined with their reason; a landed
-        file with too many of them is refused whole (and quarantined), not retried.
+        that are not UTF-8, are over the size cap, do not parse or break the schema are
+        quarantined with their line number and reason, and the rest is read; a landed file
+        with too many of them is refused whole (and quarantined), not retried.
         """
         months = context.partition_keys
         valid_months = partitions_def.get_partition_keys()
@@ -47,7 +48,7 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
                 progress=lambda n: context.log.info(f"read {n:,} review lines"),
             )
         ]
-        landed, refused = _read_landed(landing_zone, months, valid_months, review_source.max_bad_line_share)
+        landed, refused = _read_landed(landing_zone, review_source, months, valid_months)
         result = merge_results(results + landed)
         result.bad_lines.extend(refused)
         metadata: dict[str, Any] = {
@@ -76,14 +77,19 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
 
 def _read_landed(
     landing_zone: LandingZoneResource,
+    review_source: ReviewSourceResource,
     months: Sequence[str],
     valid_months: Sequence[str],
-    max_bad_share: float,
 ) -> tuple[list[ReviewReadResult], list[BadLine]]:
+    """Every landed file (each read with the source's limits); a refused one is recorded whole."""
     results, refused = [], []
     for name in landing_zone.list_files():
         try:
-            results.append(landing_zone.read(name, months, valid_months, max_bad_share))
+            results.append(
+                landing_zone.read(
+                    name, months, valid_months, review_source.max_bad_line_share, review_source.max_line_bytes
+                )
+            )
         except (TooManyBadLinesError, ValueError) as err:
             refused.append(BadLine(name, 0, f"whole file refused: {err}", ""))
     return results, refused

@@ -64,16 +64,26 @@ def parse_duration_minutes(text: str | None) -> float | None:
 
 def parse_review_rating(raw: object) -> float | None:
     """A review's 1-10 rating, written as a string in the source; None when absent."""
+    return _rating(raw, "rating")
+
+
+def parse_movie_rating(raw: object) -> float | None:
+    """A movie's IMDB rating (a 1-10 average, a number in the source); None when absent."""
+    return _rating(raw, "movie rating")
+
+
+def _rating(raw: object, name: str) -> float | None:
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool):
-        raise ValueError(f"rating {raw!r} is not a number")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ValueError(f"{name} {raw!r} is not a number")
     try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"rating {raw!r} is not a number") from None
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} {raw!r} is not a number") from None
+    # NaN fails the comparison too, so it is refused with the out-of-range values.
     if not 1 <= value <= 10:
-        raise ValueError(f"rating {raw!r} is outside 1..10")
+        raise ValueError(f"{name} {raw!r} is outside 1..10")
     return value
 
 

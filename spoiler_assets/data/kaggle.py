@@ -1,15 +1,16 @@
 """Streaming reader for the Kaggle IMDB Spoiler Dataset files (JSON lines).
 
-The reviews file is about 0.9 GB: it is read line by line and only the rows of the
-requested months are kept, as columns, never as one big list of dicts. Lines that do
-not parse or break the schema become `BadLine`s (quarantine) with their reason.
+The reviews file is about 0.9 GB: it is streamed line by line (`data.lines`) and only
+the rows of the requested months are kept, as columns, never as one big list of dicts.
+Lines that are not UTF-8, are over the size cap, do not parse or break the schema become
+`BadLine`s (quarantine) with their line number and reason; the rest of the file is read.
+A source file may be gzip-compressed (`IMDB_reviews.json.gz`).
 """
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,12 @@ from spoiler_assets.data.formats import (
     month_key,
     normalize_movie_id,
     parse_duration_minutes,
+    parse_movie_rating,
     parse_release_date,
     parse_review_date,
     parse_review_rating,
 )
+from spoiler_assets.data.lines import DEFAULT_MAX_LINE_BYTES, MAX_QUARANTINED_TEXT, source_lines
 
 RAW_REVIEW_COLUMNS = (
     "review_date",
@@ -51,7 +54,6 @@ _RAW_DTYPES = {
     "review_date": "datetime64[ns]", "movie_id": object, "user_id": object, "is_spoiler": bool,
     "review_text": object, "rating": "float64", "review_summary": object, "source_line": "int64",
 }  # fmt: skip
-_MAX_QUARANTINED_TEXT = 2_000
 _PROGRESS_EVERY = 100_000
 
 
@@ -105,20 +107,13 @@ def source_is_synthetic(source_uri: str, storage_options: Mapping[str, Any] | No
     return bool(fs.exists(path))
 
 
-def _lines(uri: str, storage_options: Mapping[str, Any] | None) -> Iterator[tuple[int, str]]:
-    with fsspec.open(uri, "rb", **(storage_options or {})) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
-        line_no = 0
-        while True:
-            line_no += 1
-            try:
-                line = text.readline()
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{uri} line {line_no}: not UTF-8 ({err.reason})") from err
-            if not line:
-                return
-            if line.strip():
-                yield line_no, line
+def source_file(source_uri: str, name: str, storage_options: Mapping[str, Any] | None = None) -> str:
+    """`name` in the source folder, or `name.gz` when only the compressed file is there."""
+    uri = join_uri(source_uri, name)
+    fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+    if not fs.exists(path) and fs.exists(f"{path}.gz"):
+        return f"{uri}.gz"
+    return uri
 
 
 def parse_review_line(line: str) -> dict[str, Any]:
@@ -166,8 +161,9 @@ def check_bad_share(file: str, bad: list[BadLine], n_lines: int, max_share: floa
 
 
 def read_reviews(source_uri: str, **kwargs: Any) -> ReviewReadResult:
-    """Read `IMDB_reviews.json` in the `source_uri` folder; see `read_review_file`."""
-    return read_review_file(join_uri(source_uri, REVIEWS_FILE), **kwargs)
+    """Read `IMDB_reviews.json` (or `.json.gz`) in the `source_uri` folder; see `read_review_file`."""
+    uri = source_file(source_uri, REVIEWS_FILE, kwargs.get("storage_options"))
+    return read_review_file(uri, **kwargs)
 
 
 def read_review_file(
@@ -176,18 +172,20 @@ def read_review_file(
     months: Collection[str] | None,
     valid_months: Collection[str],
     max_bad_share: float,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     storage_options: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReviewReadResult:
     """Read a reviews file (JSON lines) once, keeping the rows of `months` (all when None).
 
     Args:
-        uri: the file, a local path or s3:// URI.
+        uri: the file, a local path or s3:// URI; gzip when it ends in `.gz`.
         months: partition keys ("2017-02-01") to keep; rows of other valid months are
             counted in `n_other_months`.
         valid_months: every partition key that exists; a review dated outside them is
             quarantined, since no partition could ever hold it.
         max_bad_share: refuse the file when more than this share of lines is bad.
+        max_line_bytes: a longer line is quarantined, never held whole in memory.
         progress: called with the number of lines read so far, every 100,000 lines.
     """
     file_name = uri.rsplit("/", 1)[-1]
@@ -196,22 +194,24 @@ def read_review_file(
     columns: dict[str, _Columns] = {m: _Columns() for m in sorted(wanted)}
     bad: list[BadLine] = []
     n_lines = n_other = 0
-    for line_no, line in _lines(uri, storage_options):
+    for line in source_lines(uri, max_line_bytes, storage_options):
         n_lines += 1
         if progress is not None and n_lines % _PROGRESS_EVERY == 0:
             progress(n_lines)
         try:
-            row = parse_review_line(line)
+            if line.error is not None:
+                raise ValueError(line.error)
+            row = parse_review_line(line.text)
             key = month_key(row["review_date"])
             if key not in valid:
                 raise ValueError(f"review month {key[:7]} is outside the partitions")
         except ValueError as err:
-            bad.append(BadLine(file_name, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
+            bad.append(BadLine(file_name, line.line_no, str(err), line.text[:MAX_QUARANTINED_TEXT]))
             continue
         if key not in wanted:
             n_other += 1
             continue
-        row["source_line"] = line_no
+        row["source_line"] = line.line_no
         columns[key].append(row)
     check_bad_share(uri, bad, n_lines, max_bad_share)
     by_month = {m: cols.frame() for m, cols in columns.items()}
@@ -229,16 +229,13 @@ def parse_movie_line(line: str) -> dict[str, Any]:
     genres = obj.get("genre") or []
     if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
         raise ValueError("genre must be a list of strings")
-    rating = obj.get("rating")
-    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, (int, float, str))):
-        raise ValueError(f"rating {rating!r} is not a number")
     release = parse_release_date(obj.get("release_date"))
     return {
         "movie_id": normalize_movie_id(obj["movie_id"]),
         "plot_summary": str(obj.get("plot_summary") or ""),
         "duration_minutes": parse_duration_minutes(obj.get("duration")),
         "genres": [g.strip() for g in genres if g.strip()],
-        "movie_rating": float(rating) if rating not in (None, "") else None,
+        "movie_rating": parse_movie_rating(obj.get("rating")),
         "release_date": pd.Timestamp(release) if release else pd.NaT,
         "plot_synopsis": str(obj.get("plot_synopsis") or ""),
     }
@@ -248,19 +245,23 @@ def read_movie_details(
     source_uri: str,
     *,
     max_bad_share: float,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[BadLine]]:
-    """Read the movie details file; a repeated movie id keeps its first row."""
-    uri = join_uri(source_uri, DETAILS_FILE)
+    """Read the movie details file (or `.json.gz`); a repeated movie id keeps its first row."""
+    uri = source_file(source_uri, DETAILS_FILE, storage_options)
+    file_name = uri.rsplit("/", 1)[-1]
     rows: dict[str, dict[str, Any]] = {}
     bad: list[BadLine] = []
     n_lines = 0
-    for line_no, line in _lines(uri, storage_options):
+    for line in source_lines(uri, max_line_bytes, storage_options):
         n_lines += 1
         try:
-            row = parse_movie_line(line)
+            if line.error is not None:
+                raise ValueError(line.error)
+            row = parse_movie_line(line.text)
         except ValueError as err:
-            bad.append(BadLine(DETAILS_FILE, line_no, str(err), line[:_MAX_QUARANTINED_TEXT]))
+            bad.append(BadLine(file_name, line.line_no, str(err), line.text[:MAX_QUARANTINED_TEXT]))
             continue
         rows.setdefault(row["movie_id"], row)
     check_bad_share(uri, bad, n_lines, max_bad_share)

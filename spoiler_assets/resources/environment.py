@@ -49,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             base_uri=settings.source_uri,
             endpoint_url=endpoint,
             max_bad_line_share=settings.max_bad_line_share,
+            max_line_bytes=settings.max_line_bytes,
         ),
         "landing_zone": LandingZoneResource(base_uri=settings.landing_uri, endpoint_url=endpoint),
         "ray_storage": RayStorageResource(base_uri=ray_uri, endpoint_url=endpoint),

@@ -5,10 +5,19 @@ is exactly what a single-run backfill of `raw_reviews` produces. Both managers h
 accept a `{partition_key: value}` dict for such a run and store one object per
 partition, so downstream assets read partitions the same way whichever run wrote them.
 The subclasses only supply where the bytes go.
+
+When the S3 endpoint does not answer, the step fails with an error that names the
+endpoint, the bucket and the asset (botocore's own names only a URL). Dagster records an
+asset partition as materialized only after its output is stored, so an outage mid-run
+leaves nothing recorded that was not written; re-executing the run from failure, once
+the endpoint answers, completes it.
 """
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import botocore.exceptions
 import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 from dagster._core.storage.upath_io_manager import UPathIOManager
@@ -36,8 +45,44 @@ class _LocalPartitionedPickleIOManager(_MultiPartitionOutputMixin, PickledObject
     pass
 
 
+class S3EndpointUnavailableError(ConnectionError):
+    """The S3 endpoint did not answer (or answered 5xx) while an asset was stored or read."""
+
+
 class _S3PartitionedPickleIOManager(_MultiPartitionOutputMixin, PickledObjectS3IOManager):
-    pass
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with self._naming_endpoint("writing", context):
+            super().handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        with self._naming_endpoint("reading", context):
+            return super().load_input(context)
+
+    def _naming_endpoint(
+        self, action: str, context: dg.OutputContext | dg.InputContext
+    ) -> AbstractContextManager[None]:
+        asset = context.asset_key.to_user_string() if context.has_asset_key else "an op output"
+        return _endpoint_named(self.s3.meta.endpoint_url, f"{action} {asset} in s3://{self.bucket}")
+
+
+@contextmanager
+def _endpoint_named(endpoint: str, doing: str) -> Iterator[None]:
+    """Turns a connection failure or a 5xx answer into `S3EndpointUnavailableError`."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as err:
+        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+            raise
+        raise _unavailable(endpoint, doing, err) from err
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as err:
+        raise _unavailable(endpoint, doing, err) from err
+
+
+def _unavailable(endpoint: str, doing: str, err: Exception) -> S3EndpointUnavailableError:
+    return S3EndpointUnavailableError(
+        f"S3 endpoint {endpoint} did not answer while {doing} ({err}); re-execute the run from"
+        " failure once it answers"
+    )
 
 
 class LocalStorageIOManager(dg.ConfigurableIOManagerFactory):
@@ -57,6 +102,9 @@ class S3StorageIOManager(dg.ConfigurableIOManagerFactory):
     s3_prefix: str = "spoiler-shield"
 
     def create_io_manager(self, context: dg.InitResourceContext) -> UPathIOManager:
-        return _S3PartitionedPickleIOManager(
-            s3_bucket=self.s3_bucket, s3_session=self.s3.get_client(), s3_prefix=self.s3_prefix
-        )
+        client = self.s3.get_client()
+        # dagster-aws lists the bucket on creation: the first call an outage can fail.
+        with _endpoint_named(client.meta.endpoint_url, f"opening s3://{self.s3_bucket}/{self.s3_prefix}"):
+            return _S3PartitionedPickleIOManager(
+                s3_bucket=self.s3_bucket, s3_session=client, s3_prefix=self.s3_prefix
+            )

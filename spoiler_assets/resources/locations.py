@@ -22,6 +22,7 @@ from spoiler_assets.data.kaggle import (
     read_reviews,
     source_is_synthetic,
 )
+from spoiler_assets.data.lines import DEFAULT_MAX_LINE_BYTES
 
 SYNTHETIC_LABEL = "SYNTHETIC corpus (generated; not IMDB data)"
 REAL_LABEL = "IMDB Spoiler Dataset (Kaggle files)"
@@ -41,6 +42,10 @@ class ReviewSourceResource(_FsspecLocation):
     """The Kaggle-format files: `IMDB_reviews.json` and `IMDB_movie_details.json`."""
 
     max_bad_line_share: float = 0.01
+    max_line_bytes: int = Field(
+        default=DEFAULT_MAX_LINE_BYTES,
+        description="A longer line is quarantined (streamed, never held whole)",
+    )
 
     def read_reviews(
         self,
@@ -53,6 +58,7 @@ class ReviewSourceResource(_FsspecLocation):
             months=months,
             valid_months=valid_months,
             max_bad_share=self.max_bad_line_share,
+            max_line_bytes=self.max_line_bytes,
             storage_options=self.storage_options(),
             progress=progress,
         )
@@ -61,6 +67,7 @@ class ReviewSourceResource(_FsspecLocation):
         return read_movie_details(
             self.base_uri,
             max_bad_share=self.max_bad_line_share,
+            max_line_bytes=self.max_line_bytes,
             storage_options=self.storage_options(),
         )
 
@@ -82,16 +89,34 @@ class QuarantineResource(_FsspecLocation):
         return uri
 
 
+_LANDED_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+
+
 class LandingZoneResource(_FsspecLocation):
-    """Where new review files (JSON lines, Kaggle schema) land after the initial load."""
+    """Where new review files (JSON lines, Kaggle schema, optionally gzip) land after the
+    initial load."""
 
     def list_files(self) -> list[str]:
         """Names of the landed review files, sorted."""
+        return sorted(self.list_versions())
+
+    def list_versions(self) -> dict[str, str]:
+        """Each landed file's name and version: its size, modification time and (on S3)
+        ETag, so that a file replaced under the same name reads as new."""
         fs, path = fsspec.core.url_to_fs(self.base_uri, **self.storage_options())
+        # fsspec keeps one filesystem per process, and s3fs its listings: a file landed
+        # or replaced by another process would stay unseen without this.
+        fs.invalidate_cache(path)
         if not fs.exists(path):
-            return []
-        names = (entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False))
-        return sorted(n for n in names if n.endswith((".json", ".jsonl")) and not n.startswith("."))
+            return {}
+        versions = {}
+        for entry in fs.ls(path, detail=True):
+            name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+            if entry.get("type") == "file" and name.endswith(_LANDED_SUFFIXES) and not name.startswith("."):
+                modified = entry.get("mtime", entry.get("LastModified", ""))
+                etag = str(entry.get("ETag", "")).strip('"')
+                versions[name] = f"size={entry.get('size')} modified={modified} etag={etag}"
+        return versions
 
     def read(
         self,
@@ -99,12 +124,14 @@ class LandingZoneResource(_FsspecLocation):
         months: Collection[str] | None,
         valid_months: Collection[str],
         max_bad_share: float,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> ReviewReadResult:
         return read_review_file(
             join_uri(self.base_uri, name),
             months=months,
             valid_months=valid_months,
             max_bad_share=max_bad_share,
+            max_line_bytes=max_line_bytes,
             storage_options=self.storage_options(),
         )
 
