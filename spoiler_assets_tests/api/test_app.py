@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,10 +19,13 @@ from api.app import create_app
 from api.errors import NoChampionError
 from api.provider import ServedModel
 from api.schemas import MAX_BATCH, MAX_BODY_BYTES, MAX_REVIEW_CHARS
+from api.serving import ChampionSlot
 from spoiler_assets.models.base import SpoilerClassifier
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
 
 NO_CHAMPION = "no model registered as 'spoiler-shield@champion' yet"
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def served(classifier: SpoilerClassifier, version: str = "1") -> ServedModel:
@@ -83,7 +89,7 @@ def api_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtu
 
 @pytest.fixture
 def client(provider: FakeProvider) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(provider)) as test_client:  # runs the start-up hooks
+    with TestClient(create_app(provider, admin_token=ADMIN_TOKEN)) as test_client:  # runs the start-up hooks
         yield test_client
 
 
@@ -147,11 +153,26 @@ TOO_LONG = "x" * (MAX_REVIEW_CHARS + 1)
         ("/predict", {"movie_id": "tt1"}, 400),
         ("/predict", {"review_text": ""}, 400),
         ("/predict", {"review_text": TOO_LONG}, 400),
-        ("/predict", {"review_text": " \n\t "}, 422),
+        ("/predict", {"review_text": " \n\t\u3000 "}, 400),
+        ("/predict", b'{"review_text": "caf\xe9 \xff"}', 400),
+        ("/predict", {"review_text": "x", "review_date": "9999-12-31"}, 400),
+        ("/predict", {"review_text": "x", "review_date": "0573-05-12"}, 400),
+        ("/predict", {"review_text": "x", "review_date": "1989-12-31"}, 400),
+        ("/predict", {"review_text": "x", "review_date": "2100-01-01"}, 400),
+        ("/predict", {"review_text": "x", "movie_id": "tt" + "1" * 100_000}, 400),
+        ("/predict", {"review_text": "x", "user_id": "ur" + "1" * 100_000}, 400),
+        ("/predict", {"review_text": "x", "movie_id": "tt1\n"}, 400),
+        ("/predict", {"review_text": "x", "movie_id": "tt\u0661\u0662"}, 400),
+        ("/predict", {"review_text": "x", "user_id": "tt0111161"}, 400),
         ("/predict/batch", {"reviews": []}, 400),
         ("/predict/batch", {"reviews": [review("a")] * (MAX_BATCH + 1)}, 400),
         ("/predict/batch", {"reviews": [review("a"), {"review_text": TOO_LONG}]}, 400),
-        ("/predict/batch", {"reviews": [review("a"), review("   ")]}, 422),
+        ("/predict/batch", {"reviews": [review("a"), review("   ")]}, 400),
+        (
+            "/predict/batch",
+            {"reviews": [review("a"), {"review_text": "b", "review_date": "9999-12-31"}]},
+            400,
+        ),
         ("/predict/batch", {"review_text": "not a batch"}, 400),
         ("/predict", b"{" + b" " * MAX_BODY_BYTES + b"}", 413),
     ],
@@ -165,10 +186,21 @@ TOO_LONG = "x" * (MAX_REVIEW_CHARS + 1)
         "empty-text",
         "text-too-long",
         "whitespace-text",
+        "invalid-utf8",
+        "date-past-pandas-range",
+        "date-before-pandas-range",
+        "date-before-1990",
+        "date-after-2099",
+        "movie-id-100k-chars",
+        "user-id-100k-chars",
+        "movie-id-trailing-newline",
+        "movie-id-non-ascii-digits",
+        "user-id-shaped-as-movie",
         "empty-batch",
         "batch-too-large",
         "batch-text-too-long",
         "batch-whitespace-text",
+        "batch-date-out-of-range",
         "batch-missing-field",
         "body-too-large",
     ],
@@ -194,10 +226,51 @@ def test_validation_error_names_the_field(client: TestClient[Any]) -> None:
     assert str(MAX_REVIEW_CHARS) in error["message"]
 
 
-def test_whitespace_review_in_batch_is_named(client: TestClient[Any]) -> None:
-    response = client.post("/predict/batch", json={"reviews": [review("a"), review(" ")]})
+@pytest.mark.parametrize(
+    ("body", "key", "message"),
+    [
+        ({"reviews": [review("a"), review(" ")]}, "reviews[1].review_text", "regex"),
+        ({"reviews": [review("a"), {**review("b"), "movie_id": "x" * 99}]}, "reviews[1].movie_id", "<= 12"),
+        ({"reviews": [{**review("a"), "user_id": "u1"}]}, "reviews[0].user_id", "ur"),
+        # msgspec places the date check at the review; its message names the field.
+        (
+            {"reviews": [review("a"), {**review("b"), "review_date": "9999-12-31"}]},
+            "reviews[1]",
+            "review_date",
+        ),
+        # Litestar alone converts leniently (0 -> false); the schema says boolean.
+        ({"reviews": [review("a")], "explain": 0}, "explain", "Expected `bool`, got `int`"),
+        ({"reviews": [{**review("a"), "sentences": "true"}]}, "reviews[0].sentences", "Expected `bool`"),
+    ],
+    ids=["whitespace-text", "movie-id", "user-id", "review-date", "int-as-bool", "string-as-bool"],
+)
+def test_batch_validation_error_names_the_review_and_field(
+    client: TestClient[Any], body: dict[str, Any], key: str, message: str
+) -> None:
+    response = client.post("/predict/batch", json=body)
 
-    assert "reviews[1].review_text" in response.json()["detail"]
+    [error] = response.json()["extra"]
+    assert (response.status_code, error["key"]) == (400, key)
+    assert message in error["message"]
+
+
+def test_invalid_utf8_is_a_client_error_not_logged_as_server_fault(
+    client: TestClient[Any], api_log: pytest.LogCaptureFixture
+) -> None:
+    response = client.post(
+        "/predict", content=b'{"review_text": "\xc3\x28"}', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.json()["detail"]
+    assert not [r for r in api_log.records if r.name == "api.errors"]
+
+
+@pytest.mark.parametrize("day", ["1990-01-01", "2016-01-12", "2099-12-31"])
+def test_dates_inside_the_window_are_scored(client: TestClient[Any], day: str) -> None:
+    response = client.post("/predict", json={**review("the killer dies"), "review_date": day})
+
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/predict"), ("GET", "/ready"), ("GET", "/model")])
@@ -228,6 +301,7 @@ def test_ready_reports_served_model(client: TestClient[Any]) -> None:
         "classifier": "keyword-fake",
         "threshold": 0.5,
         "loaded_at": "2024-01-01T00:00:00Z",
+        "artifact_digest": None,  # the fake has no registered artifacts to verify
     }
 
 
@@ -254,7 +328,7 @@ def test_reload_serves_newly_promoted_champion(client: TestClient[Any], provider
     provider.champion = served(KeywordClassifier(name="promoted", threshold=0.2), version="2")
     assert client.post("/predict", json=review("twist")).json()["model_version"] == "1"
 
-    reloaded = client.post("/model/reload")
+    reloaded = client.post("/model/reload", headers=ADMIN)
     prediction = client.post("/predict", json=review("twist")).json()
 
     assert reloaded.status_code == 200
@@ -265,7 +339,7 @@ def test_reload_serves_newly_promoted_champion(client: TestClient[Any], provider
 def test_failed_reload_keeps_previous_model(client: TestClient[Any], provider: FakeProvider) -> None:
     provider.champion = None
 
-    reloaded = client.post("/model/reload")
+    reloaded = client.post("/model/reload", headers=ADMIN)
 
     assert reloaded.status_code == 503
     assert NO_CHAMPION in reloaded.json()["detail"]
@@ -302,4 +376,105 @@ def test_openapi_documents_routes_and_limits(client: TestClient[Any]) -> None:
     reviews = components["BatchPredictRequest"]["properties"]["reviews"]
     assert (text["minLength"], text["maxLength"]) == (1, MAX_REVIEW_CHARS)
     assert (reviews["minItems"], reviews["maxItems"]) == (1, MAX_BATCH)
-    assert "503" in schema["paths"]["/predict"]["post"]["responses"]
+    for path in ("/predict", "/predict/batch"):
+        assert {"200", "400", "413", "500", "503"} <= set(schema["paths"][path]["post"]["responses"])
+
+
+def test_openapi_states_the_id_and_date_rules_the_server_enforces(client: TestClient[Any]) -> None:
+    properties = client.get("/schema/openapi.json").json()["components"]["schemas"]["PredictRequest"][
+        "properties"
+    ]
+
+    for field, good, bad in (("movie_id", "tt0111161", "ur0111161"), ("user_id", "ur27175177", "tt1")):
+        pattern = properties[field]["pattern"]
+        assert re.search(pattern, good) and not re.search(pattern, bad)
+        assert properties[field]["maxLength"] == 12
+    date_pattern = properties["review_date"]["pattern"]
+    assert re.search(date_pattern, "1990-01-01") and re.search(date_pattern, "2099-12-31")
+    assert not any(re.search(date_pattern, d) for d in ("1989-12-31", "2100-01-01", "9999-12-31"))
+    assert not re.search(properties["review_text"]["pattern"], " \t\n\u3000")
+
+
+def test_reload_with_the_admin_token(client: TestClient[Any]) -> None:
+    assert client.post("/model/reload", headers=ADMIN).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+        {"Authorization": f"Basic {ADMIN_TOKEN}"},
+        {"Authorization": ADMIN_TOKEN},
+        {"Authorization": b"Bearer caf\xc3\xa9"},
+    ],
+    ids=["missing", "wrong", "longer", "wrong-scheme", "no-scheme", "non-ascii"],
+)
+def test_reload_without_the_right_token_is_401(
+    client: TestClient[Any], provider: FakeProvider, headers: dict[str, Any]
+) -> None:
+    response = client.post("/model/reload", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "SPOILER_ADMIN_TOKEN" in response.json()["detail"]
+    assert provider.loads == 1  # only the start-up load: the registry was not asked again
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_reload_is_disabled_without_a_configured_token(provider: FakeProvider, token: str | None) -> None:
+    with TestClient(create_app(provider, admin_token=token)) as client:
+        for headers in ({}, {"Authorization": "Bearer "}, ADMIN):
+            response = client.post("/model/reload", headers=headers)
+            assert response.status_code == 403
+            assert "SPOILER_ADMIN_TOKEN" in response.json()["detail"]
+        assert client.post("/predict", json=review("twist")).status_code == 200
+
+
+def test_openapi_documents_the_admin_security_scheme(client: TestClient[Any]) -> None:
+    schema = client.get("/schema/openapi.json").json()
+
+    [scheme_name] = schema["components"]["securitySchemes"]
+    assert schema["components"]["securitySchemes"][scheme_name] | {"description": ""} == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "",
+    }
+    reload = schema["paths"]["/model/reload"]["post"]
+    assert reload["security"] == [{scheme_name: []}]
+    assert {"200", "401", "403", "503"} <= set(reload["responses"])
+    assert "security" not in schema["paths"]["/predict"]["post"]
+
+
+def test_requests_during_a_retry_get_the_last_reason_at_once() -> None:
+    """A registry that hangs must not queue every request behind one retry."""
+
+    class HangingRegistry:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.retrying = threading.Event()
+            self.release = threading.Event()
+
+        def load(self) -> ServedModel:
+            self.calls += 1
+            if self.calls > 1:
+                self.retrying.set()
+                self.release.wait(30)
+            raise NoChampionError(f"registry down (attempt {self.calls})")
+
+    registry = HangingRegistry()
+    slot = ChampionSlot(registry)
+    slot.warm_up()  # attempt 1 fails: the app starts without a model
+    retry = threading.Thread(target=lambda: pytest.raises(NoChampionError, slot.get))
+    retry.start()
+    assert registry.retrying.wait(10)  # attempt 2 is under way, holding the lock
+
+    started = time.monotonic()
+    with pytest.raises(NoChampionError, match=r"attempt 1\) \(a retry is under way\)"):
+        slot.get()
+    waited = time.monotonic() - started
+    registry.release.set()
+    retry.join(10)
+
+    assert waited < 1 and registry.calls == 2

@@ -28,12 +28,12 @@ from spoiler_assets.models.hybrid import HybridInputs, HybridSplit
 from spoiler_assets.models.hybrid_xgboost import XGBoostParams, XGBoostSpoilerModel, train_xgboost
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 from spoiler_assets.resources.feature_store import FeatureStoreResource
-from spoiler_assets_tests.features.builders import feature_store, reviews
+from spoiler_assets_tests.api.stores import imdb_feature_store, imdb_reviews, temporary_spec
 
 NEW_REVIEWS = [  # after the online store's cutoff (Jan 10): known, unknown movie, unknown user
-    {"review_text": "The detective is the killer!", "movie_id": "tt0000001", "user_id": "u1"},
-    {"review_text": "Lovely score.", "movie_id": "tt0000404", "user_id": "u2"},
-    {"review_text": "He dies in the end.", "movie_id": "tt0000002", "user_id": "newcomer"},
+    {"review_text": "The detective is the killer!", "movie_id": "tt0000001", "user_id": "ur1"},
+    {"review_text": "Lovely score.", "movie_id": "tt0000404", "user_id": "ur2"},
+    {"review_text": "He dies in the end.", "movie_id": "tt0000002", "user_id": "ur404404"},
 ]
 REVIEW_DAY = "2016-01-12"
 
@@ -48,7 +48,7 @@ class StaticProvider:
 
 def trained_model(store: FeatureStoreResource) -> XGBoostSpoilerModel:
     """A small XGBoost model trained on the store's historical features."""
-    frame = reviews()
+    frame = imdb_reviews()
     features = store.historical_features(frame)
     split = HybridSplit(
         features, encode(frame["review_text"].tolist(), EncoderSpec()), frame["is_spoiler"].to_numpy()
@@ -80,7 +80,7 @@ def assert_parity(client: TestClient[Any], store: FeatureStoreResource, model: X
 
 @pytest.fixture(scope="module")
 def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStoreResource:
-    store = feature_store(tmp_path_factory.mktemp("feature_store"))
+    store = imdb_feature_store(temporary_spec(tmp_path_factory.mktemp("feature_store")))
     store.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
     return store
 
@@ -138,7 +138,7 @@ def test_api_enriches_from_redis_with_the_registered_champion(
 ) -> None:
     """The model goes through the MLflow registry (pickled with its SQLite spec) and the
     API's provider rebinds it to the serving environment's Redis store."""
-    redis_store = feature_store(tmp_path / "redis", redis_url=redis_url)
+    redis_store = imdb_feature_store(temporary_spec(tmp_path / "redis", redis_url=redis_url))
     redis_store.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
     tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri)

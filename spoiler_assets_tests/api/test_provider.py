@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import mlflow.artifacts
 import pytest
+from litestar.testing import TestClient
 from mlflow import MlflowClient
 
+from api.app import create_app
 from api.errors import NoChampionError
 from api.provider import MlflowChampionProvider
 from spoiler_assets.models.base import reviews_frame
+from spoiler_assets.models.digest import DIGEST_TAG, directory_digest
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
+from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
+from spoiler_assets_tests.servers import free_port
 
 # A few seconds: logs two models into a real SQLite store.
 pytestmark = pytest.mark.slow
@@ -106,3 +113,75 @@ def test_load_leaves_global_tracking_uri_alone(registry: Registry) -> None:
     MlflowChampionProvider(registry.tracking_uri, MODEL_NAME).load()
 
     assert mlflow.get_tracking_uri() == before != registry.tracking_uri
+
+
+def _register_with_digest(folder: Path, name: str) -> tuple[str, str]:
+    """A champion registered the way `champion_model` does it (tracking resource, digest
+    tag); returns the tracking URI and the version's artifact folder on disk."""
+    uri = _tracking_uri(folder)
+    tracking = MlflowTrackingResource(
+        tracking_uri=uri,
+        experiment_name="digest",
+        model_name=name,
+        artifact_location=str(folder / "artifacts"),
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        try:
+            with tracking.start_run("digest"):
+                model_uri = mlflow.pyfunc.log_model(
+                    name="model", python_model=SpoilerPyfunc(KeywordClassifier()), pip_requirements=[]
+                ).model_uri
+            version = tracking.register(model_uri, tags={})
+        finally:
+            mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    tracking.set_champion(version)
+    source = MlflowClient(uri).get_model_version_download_uri(name, version.version)
+    return uri, mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=uri)
+
+
+def test_registration_records_the_digest_the_api_verifies(tmp_path: Path) -> None:
+    uri, artifacts = _register_with_digest(tmp_path, MODEL_NAME)
+
+    served = MlflowChampionProvider(uri, MODEL_NAME).load()
+
+    tag = MlflowClient(uri).get_model_version(MODEL_NAME, served.model_version).tags[DIGEST_TAG]
+    assert served.artifact_digest == tag == directory_digest(Path(artifacts))
+
+
+@pytest.mark.parametrize("tamper", ["edit", "add"])
+def test_tampered_artifacts_are_refused_naming_the_version(tmp_path: Path, tamper: str) -> None:
+    uri, artifacts = _register_with_digest(tmp_path, MODEL_NAME)
+    folder = Path(artifacts)
+    stored = next(p for p in folder.rglob("*.pkl"))  # the pickled classifier
+    if not stored.resolve().is_relative_to(tmp_path.resolve()):
+        pytest.skip("the local store handed out a copy, not the stored file")
+    if tamper == "edit":
+        stored.write_bytes(stored.read_bytes() + b"\0")
+    else:
+        (folder / "extra.py").write_text("print('injected')\n")
+
+    with pytest.raises(NoChampionError, match=f"'{MODEL_NAME}' version 1 refused: .*digest"):
+        MlflowChampionProvider(uri, MODEL_NAME).load()
+    with TestClient(create_app(MlflowChampionProvider(uri, MODEL_NAME))) as api:
+        answer = api.post("/predict", json={"review_text": "the killer dies"})
+    assert answer.status_code == 503 and "version 1 refused" in answer.json()["detail"]
+
+
+def test_unreachable_registry_fails_fast_with_the_reason() -> None:
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+
+    with pytest.raises(NoChampionError, match=f"MLflow registry at {uri} is unreachable"):
+        MlflowChampionProvider(uri, MODEL_NAME).load()
+
+    assert time.monotonic() - started < 10  # MLflow's own client retries for minutes
+
+
+def test_credentials_in_the_tracking_uri_stay_out_of_the_reason() -> None:
+    uri = f"http://admin:hunter2@127.0.0.1:{free_port()}"
+
+    with pytest.raises(NoChampionError) as raised:
+        MlflowChampionProvider(uri, MODEL_NAME).load()
+
+    assert "hunter2" not in raised.value.reason and "admin" not in raised.value.reason
