@@ -6,17 +6,20 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 _INGESTED = dg.AssetSelection.assets("raw_reviews", "movie_details")
 _MONITORING = dg.AssetSelection.assets("batch_predictions", "drift_report")
 
+# The served pair (review champion and its sentence scorer) and their evaluation.
+_SERVED = dg.AssetSelection.assets("champion_model", "sentence_model", "sentence_evaluation")
+
 # The whole lineage of the served model, from the source files to the registry alias.
 champion_job = dg.define_asset_job(
     "champion_job",
-    selection=dg.AssetSelection.assets("champion_model").upstream(),
-    description="Materialize champion_model and everything it depends on",
+    selection=_SERVED.upstream(),
+    description="Materialize champion_model, its sentence_model and sentence_evaluation, and their lineage",
 )
 
 # Retraining reuses what was ingested (raw months, movie details) and rebuilds the rest.
 retraining_job = dg.define_asset_job(
     "retraining_job",
-    selection=dg.AssetSelection.assets("champion_model").upstream() - _INGESTED,
+    selection=_SERVED.upstream() - _INGESTED,
     description="Re-clean, re-split, retrain every model and re-run the promotion gate",
 )
 

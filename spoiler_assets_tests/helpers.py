@@ -16,6 +16,7 @@ LEAN_CHAMPION = {
         "transformer_model": {"config": {"sample_fraction": 0.05, "max_length": 32}},
         "xgboost_model": {"config": {"n_estimators": 40}},
         "mlp_model": {"config": {"max_epochs": 5}},
+        "sentence_evaluation": {"config": {"max_sentences": 2_000}},
     }
 }
 

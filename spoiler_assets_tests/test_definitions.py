@@ -25,6 +25,8 @@ LINEAGE_ASSETS = {
     "transformer_model",
     "model_comparison",
     "champion_model",
+    "sentence_model",
+    "sentence_evaluation",
 }
 
 

@@ -1,0 +1,218 @@
+"""The sentence scorer served beside the champion, and its figures on real sentence labels."""
+
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import mlflow.artifacts
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from pydantic import Field
+
+from spoiler_assets.assets.evaluation import Champion
+from spoiler_assets.models.base import SpoilerClassifier, TrainedModel, reviews_frame
+from spoiler_assets.models.digest import DIGEST_TAG, registered_artifacts_digest
+from spoiler_assets.models.sentence_evaluation import (
+    GOODREADS_FILE,
+    evaluate_sentence_scorers,
+    load_goodreads_sentences,
+    sample_sentences,
+)
+from spoiler_assets.models.sentences import (
+    SENTENCE_MODEL_SUFFIX,
+    SentenceModel,
+    SentenceParams,
+    train_sentence_model,
+)
+from spoiler_assets.resources.locations import ReviewSourceResource
+from spoiler_assets.resources.tracking import CHAMPION_ALIAS, MlflowTrackingResource
+
+SENTENCES = "sentences"
+# The team's checkout keeps real sentence labels beside the repository (../shared/data);
+# a user's machine has no such folder and the evaluation says so instead of scoring.
+_REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_SENTENCE_LABELS = _REPOSITORY.parent / "shared" / "data" / "goodreads_sentences"
+
+
+class SentenceModelConfig(dg.Config):
+    hash_bits: int = Field(default=SentenceParams.hash_bits, description="log2 of the hashed n-gram columns")
+    ngram_max: int = Field(default=SentenceParams.ngram_max, description="Longest word n-gram")
+    alpha: float = Field(default=SentenceParams.alpha, description="L2 penalty of the SGD logistic loss")
+    epochs: int = Field(default=SentenceParams.epochs, description="SGD epochs per fit")
+    mil_rounds: int = Field(default=SentenceParams.mil_rounds, description="Relabelling rounds of MIL")
+    seed: int = Field(default=SentenceParams.seed, description="Random seed")
+
+    def params(self) -> SentenceParams:
+        return SentenceParams(**self.model_dump())
+
+
+@dataclass(frozen=True)
+class RegisteredSentenceModel:
+    """The sentence scorer, its MLflow run and the registry version served with the champion."""
+
+    trained: TrainedModel
+    registered_name: str
+    version: str
+    review_champion_version: str | None
+
+
+@dg.asset(group_name=SENTENCES, kinds={"sklearn", "mlflow"})
+def sentence_model(
+    context: dg.AssetExecutionContext,
+    config: SentenceModelConfig,
+    review_split: pd.DataFrame,
+    champion_model: Champion,
+    mlflow_tracking: MlflowTrackingResource,
+    review_source: ReviewSourceResource,
+) -> dg.Output[RegisteredSentenceModel]:
+    """Spoiler probability per sentence: TF-IDF + logistic loss trained by multiple-instance
+    learning from the review labels (see `spoiler_assets.models.sentences` for why). It is
+    registered as `<model name>-sentences` and takes the `champion` alias together with a
+    promoted review champion, so the API loads the pair."""
+    params = config.params()
+    train = review_split[review_split["split"] == "train"]
+    valid = review_split[review_split["split"] == "valid"]
+    corpus = review_source.corpus_label()
+    with mlflow_tracking.start_run(
+        "sentence_model", tags={"corpus": corpus, "dagster_run_id": context.run.run_id}
+    ) as run:
+        context.log.info(f"MIL over the sentences of {len(train):,} training reviews")
+        model = train_sentence_model(train, valid, params)
+        mlflow.log_params(asdict(params))
+        mlflow.log_metric("threshold", model.threshold)
+        model_uri = mlflow_tracking.log_classifier(model)
+    name = mlflow_tracking.model_name + SENTENCE_MODEL_SUFFIX
+    champion_version = champion_model.version
+    version = _register(mlflow_tracking, model_uri, name, corpus, champion_version)
+    served = champion_model.promoted or not _has_alias(mlflow_tracking, name)
+    if served:
+        mlflow_tracking.client().set_registered_model_alias(name, CHAMPION_ALIAS, version)
+    trained = TrainedModel(classifier=model, run_id=run.info.run_id, model_uri=model_uri, corpus=corpus)
+    return dg.Output(
+        RegisteredSentenceModel(trained, name, version, champion_version),
+        metadata={
+            "corpus": corpus,
+            "registered_model": name,
+            "version": version,
+            "served_as_champion": served,
+            "review_champion_version": str(champion_version),
+            "threshold": model.threshold,
+            "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
+            "train_reviews": len(train),
+        },
+    )
+
+
+def _register(
+    tracking: MlflowTrackingResource, model_uri: str, name: str, corpus: str, champion: str | None
+) -> str:
+    """A new version of `name`, tagged with its artifacts' digest as the champion is (the
+    API checks it before unpickling)."""
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    tags = {"corpus": corpus, "review_champion_version": str(champion)}
+    version = str(mlflow.register_model(model_uri, name, tags=tags).version)
+    digest = registered_artifacts_digest(tracking.tracking_uri, name, version)
+    tracking.client().set_model_version_tag(name, version, DIGEST_TAG, digest)
+    return version
+
+
+def _has_alias(tracking: MlflowTrackingResource, name: str) -> bool:
+    try:
+        tracking.client().get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except MlflowException:
+        return False
+    return True
+
+
+class SentenceEvaluationConfig(dg.Config):
+    labels_dir: str = Field(
+        default=str(DEFAULT_SENTENCE_LABELS),
+        description=f"Folder holding the Goodreads spoiler sentences ({GOODREADS_FILE})",
+    )
+    max_sentences: int | None = Field(
+        default=None, description="Score a seeded uniform sample of this many sentences (None: all)"
+    )
+    seed: int = Field(default=7, description="Seed of the sample")
+
+
+@dg.asset(group_name=SENTENCES, kinds={"mlflow"}, output_required=False)
+def sentence_evaluation(
+    context: dg.AssetExecutionContext,
+    config: SentenceEvaluationConfig,
+    sentence_model: RegisteredSentenceModel,
+    baseline_model: TrainedModel,
+    champion_model: Champion,
+    mlflow_tracking: MlflowTrackingResource,
+) -> Iterator[dg.Output[pd.DataFrame]]:
+    """Sentence-level ROC-AUC and PR-AUC on real labels, the Goodreads spoiler sentences
+    (CROSS-DOMAIN: models trained on movie reviews, judged on book-review sentences), for
+    the sentence model against the naive approach, each sentence scored alone by a review
+    model (the champion, and the TF-IDF baseline when it is not the champion). Not
+    materialized when the folder is absent."""
+    folder = Path(config.labels_dir)
+    if not (folder / GOODREADS_FILE).exists():
+        context.log.warning(f"no sentence labels at {folder / GOODREADS_FILE}: sentence_evaluation skipped")
+        return
+    sentences = sample_sentences(load_goodreads_sentences(folder), config.max_sentences, config.seed)
+    sentence_scorer = sentence_model.trained.classifier
+    assert isinstance(sentence_scorer, SentenceModel)
+    scorers: dict[str, tuple[str, Callable[[Sequence[str]], np.ndarray]]] = {
+        "sentence_model (MIL)": (sentence_scorer.name, sentence_scorer.predict_sentences)
+    }
+    if champion_model.version is not None:
+        champion = _load_registered(mlflow_tracking, champion_model.version)
+        label = f"naive: champion v{champion_model.version} ({champion_model.asset})"
+        scorers[label] = (champion.name, _as_reviews(champion))
+    if champion_model.version is None or champion_model.asset != "baseline_model":
+        baseline = baseline_model.classifier
+        scorers["naive: baseline_model"] = (baseline.name, _as_reviews(baseline))
+    context.log.info(f"scoring {len(sentences):,} Goodreads sentences with {len(scorers)} approaches")
+    scores = evaluate_sentence_scorers(sentences, scorers)
+    corpus = sentence_model.trained.corpus
+    table = scores.to_markdown(index=False, floatfmt=".4f")
+    caption = (
+        f"CROSS-DOMAIN: trained on {corpus} movie reviews, judged on {len(sentences):,} Goodreads"
+        f" book-review sentences ({int(sentences['is_spoiler'].sum())} spoilers)"
+    )
+    with mlflow_tracking.start_run("sentence_evaluation", tags={"corpus": corpus}) as run:
+        mlflow.log_table(scores, "sentence_evaluation.json")
+        mlflow.log_text(f"{caption}\n\n{table}\n", "sentence_evaluation.md")
+        for row in scores.itertuples():
+            key = "".join(c if c.isalnum() else "_" for c in str(row.approach))
+            mlflow.log_metrics({f"{key}_roc_auc": float(row.roc_auc), f"{key}_pr_auc": float(row.pr_auc)})
+    yield dg.Output(
+        scores,
+        metadata={
+            "corpus": corpus,
+            "judged_on": "Goodreads spoiler sentences (Wan et al. 2019), cross-domain",
+            "sentence_scores": dg.MetadataValue.md(f"{caption}\n\n{table}"),
+            "n_sentences": len(sentences),
+            "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
+        },
+    )
+
+
+def _load_registered(tracking: MlflowTrackingResource, version: str) -> SpoilerClassifier:
+    """A registered version's classifier, from a downloaded copy of its artifacts.
+
+    Not `mlflow.pyfunc.load_model("models:/...")`: on a local artifact store that writes a
+    `registered_model_meta` file into the version's own folder, which changes the digest
+    the API checks and gets the champion refused."""
+    client = tracking.client()
+    source = client.get_model_version_download_uri(tracking.model_name, version)
+    with tempfile.TemporaryDirectory(prefix="spoiler-evaluation-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=tmp, tracking_uri=tracking.tracking_uri
+        )
+        classifier: SpoilerClassifier = mlflow.pyfunc.load_model(local).unwrap_python_model().classifier
+    return classifier
+
+
+def _as_reviews(model: SpoilerClassifier) -> Callable[[Sequence[str]], np.ndarray]:
+    """A review model applied to each sentence as if it were a whole review."""
+    return lambda texts: np.asarray(model.predict_proba(reviews_frame(list(texts))), dtype=float)
