@@ -1,14 +1,11 @@
 """The sentence scorer served beside the champion, and its figures on real sentence labels."""
 
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dagster as dg
 import mlflow
-import mlflow.artifacts
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -198,19 +195,8 @@ def sentence_evaluation(
 
 
 def _load_registered(tracking: MlflowTrackingResource, version: str) -> SpoilerClassifier:
-    """A registered version's classifier, from a downloaded copy of its artifacts.
-
-    Not `mlflow.pyfunc.load_model("models:/...")`: on a local artifact store that writes a
-    `registered_model_meta` file into the version's own folder, which changes the digest
-    the API checks and gets the champion refused."""
-    client = tracking.client()
-    source = client.get_model_version_download_uri(tracking.model_name, version)
-    with tempfile.TemporaryDirectory(prefix="spoiler-evaluation-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=tmp, tracking_uri=tracking.tracking_uri
-        )
-        classifier: SpoilerClassifier = mlflow.pyfunc.load_model(local).unwrap_python_model().classifier
-    return classifier
+    """A registered version's classifier (`load_version` leaves its artifacts untouched)."""
+    return tracking.load_version(tracking.version(version))
 
 
 def _as_reviews(model: SpoilerClassifier) -> Callable[[Sequence[str]], np.ndarray]:

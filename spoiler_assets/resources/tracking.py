@@ -1,5 +1,6 @@
 """MLflow tracking and model registry: a local SQLite store or a tracking server."""
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import mlflow
+import mlflow.artifacts
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -114,9 +116,17 @@ class MlflowTrackingResource(dg.ConfigurableResource):
             raise
 
     def load_version(self, version: ModelVersion) -> SpoilerClassifier:
-        """The classifier stored in a registered model version."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        model = mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version.version}")
+        """The classifier stored in a registered model version, from a downloaded copy.
+
+        Not `mlflow.pyfunc.load_model("models:/...")`: on a local artifact store that writes
+        a `registered_model_meta` file into the version's own folder, which changes the
+        digest recorded at registration and gets the version refused by the API."""
+        source = self.client().get_model_version_download_uri(self.model_name, version.version)
+        with tempfile.TemporaryDirectory(prefix="spoiler-load-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri
+            )
+            model = mlflow.pyfunc.load_model(local)
         classifier: SpoilerClassifier = model.unwrap_python_model().classifier
         return classifier
 

@@ -149,6 +149,22 @@ def test_registration_records_the_digest_the_api_verifies(tmp_path: Path) -> Non
     assert served.artifact_digest == tag == directory_digest(Path(artifacts))
 
 
+def test_loading_a_version_in_the_pipeline_leaves_its_artifacts_as_registered(tmp_path: Path) -> None:
+    """`champion_model` and monitoring load registered versions; on a local store MLflow's
+    `models:/` loader writes into the version's folder, which once got champions refused."""
+    uri, artifacts = _register_with_digest(tmp_path, MODEL_NAME)
+    tracking = MlflowTrackingResource(tracking_uri=uri, experiment_name="digest", model_name=MODEL_NAME)
+    version = tracking.champion_version()
+    assert version is not None
+    before = directory_digest(Path(artifacts))
+
+    classifier = tracking.load_version(version)
+
+    assert isinstance(classifier, KeywordClassifier)
+    assert directory_digest(Path(artifacts)) == before == version.tags[DIGEST_TAG]
+    assert MlflowChampionProvider(uri, MODEL_NAME).load().artifact_digest == before
+
+
 @pytest.mark.parametrize("tamper", ["edit", "add"])
 def test_tampered_artifacts_are_refused_naming_the_version(tmp_path: Path, tamper: str) -> None:
     uri, artifacts = _register_with_digest(tmp_path, MODEL_NAME)
