@@ -1,7 +1,12 @@
+import gzip
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import boto3
 import dagster as dg
+import pytest
 
 from spoiler_assets.jobs import build_monthly_jobs, retraining_job
 from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
@@ -35,9 +40,10 @@ def test_new_file_requests_one_run_per_month(tmp_path: Path) -> None:
         )
     )
     result = sensor(dg.build_sensor_context(resources=resources))
-    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [
+    assert [(r.partition_key, r.run_key.rsplit(":", 1)[0]) for r in result.run_requests] == [
         ("2017-01-01", "batch1.json:2017-01-01"), ("2017-02-01", "batch1.json:2017-02-01"),
     ]  # fmt: skip
+    assert {r.tags["landing_file"] for r in result.run_requests} == {"batch1.json"}
 
 
 def test_cursor_processes_each_file_once(tmp_path: Path) -> None:
@@ -53,9 +59,70 @@ def test_malformed_file_is_reported_once_and_not_retried(tmp_path: Path) -> None
     (tmp_path / "landing" / "broken.json").write_text("not json\n" * 5)
     first = sensor(dg.build_sensor_context(resources=resources))
     assert first.run_requests == [] and "broken.json" in first.skip_reason.skip_message
-    assert json.loads(first.cursor)["broken.json"].startswith("refused")
+    assert json.loads(first.cursor)["broken.json"]["outcome"].startswith("refused")
     second = sensor(dg.build_sensor_context(resources=resources, cursor=first.cursor))
     assert isinstance(second, dg.SkipReason)
+
+
+def _tick(sensor: dg.SensorDefinition, resources: dict[str, object], cursor: str | None) -> Any:
+    return sensor(dg.build_sensor_context(resources=resources, cursor=cursor))
+
+
+def test_file_replaced_under_the_same_name_is_processed_again_once(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    landed = tmp_path / "landing" / "batch1.json"
+    landed.write_text(_line("3 January 2017"))
+    first = _tick(sensor, resources, None)
+    # New content, new size: both months of the new version run, under new run keys.
+    landed.write_text("\n".join([_line("3 January 2017"), _line("9 February 2017", "Other.")]))
+    second = _tick(sensor, resources, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["2017-01-01", "2017-02-01"]
+    assert not {r.run_key for r in second.run_requests} & {r.run_key for r in first.run_requests}
+    third = _tick(sensor, resources, second.cursor)
+    assert isinstance(third, dg.SkipReason)
+    # Same size, rewritten later (only the modification time differs): processed again, once.
+    stat = landed.stat()
+    os.utime(landed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    fourth = _tick(sensor, resources, second.cursor)  # a skipped tick keeps the cursor
+    assert [r.partition_key for r in fourth.run_requests] == ["2017-01-01", "2017-02-01"]
+    assert isinstance(_tick(sensor, resources, fourth.cursor), dg.SkipReason)
+
+
+def test_gzip_landed_file_is_read(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    body = "\n".join([_line("3 January 2017"), _line("9 March 2017", "Other.")])
+    (tmp_path / "landing" / "batch2.json.gz").write_bytes(gzip.compress(body.encode()))
+    result = _tick(sensor, resources, None)
+    assert [(r.partition_key, r.tags["landing_file"]) for r in result.run_requests] == [
+        ("2017-01-01", "batch2.json.gz"), ("2017-03-01", "batch2.json.gz"),
+    ]  # fmt: skip
+
+
+def test_cursor_written_before_versions_does_not_rerun_its_files(tmp_path: Path) -> None:
+    sensor, resources = _landing(tmp_path)
+    (tmp_path / "landing" / "batch1.json").write_text(_line("3 January 2017"))
+    old_cursor = json.dumps({"batch1.json": "ok: 1 months"})
+    assert isinstance(_tick(sensor, resources, old_cursor), dg.SkipReason)
+
+
+@pytest.mark.integration
+def test_object_replaced_on_s3_is_processed_again_once(s3_endpoint: str, s3_bucket: str) -> None:
+    """Same name, same size, same second: only the ETag tells the new object apart."""
+    landing_job, _ = build_monthly_jobs(MONTHS)
+    sensor = build_landing_sensor(MONTHS, landing_job, 30)
+    resources: dict[str, object] = {
+        "landing_zone": LandingZoneResource(base_uri=f"s3://{s3_bucket}/landing", endpoint_url=s3_endpoint),
+        "review_source": ReviewSourceResource(base_uri=f"s3://{s3_bucket}/source", endpoint_url=s3_endpoint),
+    }
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.put_object(Bucket=s3_bucket, Key="landing/batch1.json", Body=_line("3 January 2017", "Good film."))
+    first = _tick(sensor, resources, None)
+    s3.put_object(Bucket=s3_bucket, Key="landing/batch1.json", Body=_line("3 January 2017", "Poor film."))
+    second = _tick(sensor, resources, first.cursor)
+    third = _tick(sensor, resources, second.cursor)
+    assert [r.partition_key for r in first.run_requests + second.run_requests] == ["2017-01-01"] * 2
+    assert first.run_requests[0].run_key != second.run_requests[0].run_key
+    assert isinstance(third, dg.SkipReason)
 
 
 def _drift_event(instance: dg.DagsterInstance, month: str, detected: bool) -> None:

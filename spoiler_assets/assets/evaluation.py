@@ -1,4 +1,5 @@
-"""Evaluation: every model on the same test split, and the champion in the registry."""
+"""Evaluation: every model chosen on validation and reported on test, and the champion in
+the registry behind a blocking promotion gate."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,10 +10,16 @@ import mlflow
 import pandas as pd
 from pydantic import Field
 
-from spoiler_assets.models.base import TrainedModel
-from spoiler_assets.models.comparison import Comparison, compare_models, comparison_markdown, png_markdown
-from spoiler_assets.models.metrics import PRIMARY_METRIC, score_model
-from spoiler_assets.models.promotion import decide_promotion
+from spoiler_assets.models.base import TrainedModel, labelled_probabilities
+from spoiler_assets.models.comparison import (
+    Comparison,
+    compare_models,
+    comparison_markdown,
+    png_markdown,
+    test_fingerprint,
+)
+from spoiler_assets.models.metrics import PRIMARY_METRIC
+from spoiler_assets.models.promotion import GateParams, decide_promotion
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 
@@ -22,8 +29,8 @@ MODEL_ASSETS = ("baseline_model", "xgboost_model", "mlp_model", "transformer_mod
 _MODEL_INS = {name: dg.AssetIn(name) for name in MODEL_ASSETS}
 
 
-def _test_rows(review_split: pd.DataFrame) -> pd.DataFrame:
-    return review_split[review_split["split"] == "test"]
+def _rows(review_split: pd.DataFrame, split: str) -> pd.DataFrame:
+    return review_split[review_split["split"] == split]
 
 
 @dg.asset(group_name=EVALUATION, ins=_MODEL_INS, kinds={"mlflow"})
@@ -34,19 +41,22 @@ def model_comparison(
     review_source: ReviewSourceResource,
     **models: TrainedModel,
 ) -> dg.Output[Comparison]:
-    """Every model on the same test split: ROC-AUC, PR-AUC, F1, precision and recall at its
-    threshold, single-review CPU latency and size; ROC and PR curves. The winner is the
-    best PR-AUC."""
+    """Every model on validation and test side by side: ROC-AUC, PR-AUC, and F1, precision
+    and recall at its validation-tuned threshold; single-review CPU latency and size; ROC
+    and PR curves on test. The winner is the best **validation** PR-AUC; test is scored
+    after the choice and only reported."""
     corpus = review_source.corpus_label()
-    test = _test_rows(review_split)
-    context.log.info(f"scoring {len(models)} models on {len(test):,} test reviews")
-    comparison = compare_models({k: m.classifier for k, m in models.items()}, test, corpus)
+    valid, test = _rows(review_split, "valid"), _rows(review_split, "test")
+    context.log.info(f"choosing among {len(models)} models on {len(valid):,} validation reviews")
+    comparison = compare_models({k: m.classifier for k, m in models.items()}, valid, test, corpus)
     with mlflow_tracking.start_run("model_comparison", tags={"corpus": corpus}) as run:
         mlflow.log_table(comparison.scores.reset_index(), "comparison.json")
         mlflow.log_text(comparison_markdown(comparison), "comparison.md")
         mlflow.log_image(_png_image(comparison.curves_png), "curves.png")
         for asset_name, row in comparison.scores.iterrows():
-            mlflow.log_metric(f"{asset_name}_{PRIMARY_METRIC}", float(row[PRIMARY_METRIC]))
+            for split in ("valid", "test"):
+                metric = f"{split}_{PRIMARY_METRIC}"
+                mlflow.log_metric(f"{asset_name}_{metric}", float(row[metric]))
     return dg.Output(
         comparison,
         metadata={
@@ -54,7 +64,10 @@ def model_comparison(
             "comparison": dg.MetadataValue.md(comparison_markdown(comparison)),
             "curves": dg.MetadataValue.md(png_markdown(comparison.curves_png, "ROC and PR curves")),
             "winner": comparison.winner,
-            f"winner_{PRIMARY_METRIC}": float(comparison.scores[PRIMARY_METRIC].iloc[0]),
+            "chosen_on": comparison.selection_split,
+            f"winner_valid_{PRIMARY_METRIC}": comparison.figure(comparison.winner, "valid", PRIMARY_METRIC),
+            f"winner_test_{PRIMARY_METRIC}": comparison.winner_test_score,
+            "test_positive_rate": comparison.test_positive_rate,
             "test_fingerprint": comparison.test_fingerprint,
             "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
         },
@@ -74,7 +87,7 @@ class Champion:
     """The registry's answer after a promotion attempt."""
 
     model_name: str
-    version: str
+    version: str | None  # the served champion after this run; None while there is none
     asset: str
     promoted: bool
     reason: str
@@ -82,9 +95,31 @@ class Champion:
 
 
 class ChampionConfig(dg.Config):
-    tolerance: float = Field(
-        default=0.0, description="How much lower (primary metric) a new champion may score"
+    roc_auc_floor: float = Field(
+        default=GateParams.roc_auc_floor, description="Test ROC-AUC every champion must exceed"
     )
+    pr_auc_margin: float = Field(
+        default=GateParams.pr_auc_margin,
+        description="Test PR-AUC must exceed the test spoiler share (a random ranking) by this much",
+    )
+    tolerance: float = Field(
+        default=GateParams.tolerance,
+        description="How much lower a new champion's test PR-AUC may be than the incumbent's",
+    )
+    bootstrap_samples: int = Field(
+        default=GateParams.bootstrap_samples,
+        description="Paired bootstrap resamples for the interval of the difference to the incumbent",
+    )
+    seed: int = Field(default=GateParams.seed, description="Bootstrap seed")
+
+    def params(self) -> GateParams:
+        return GateParams(
+            roc_auc_floor=self.roc_auc_floor,
+            pr_auc_margin=self.pr_auc_margin,
+            tolerance=self.tolerance,
+            bootstrap_samples=self.bootstrap_samples,
+            seed=self.seed,
+        )
 
 
 @dg.asset(
@@ -96,7 +131,10 @@ class ChampionConfig(dg.Config):
             "promotion_gate",
             asset="champion_model",
             blocking=True,
-            description="Refuses a champion that scores worse than the current one on the same test set",
+            description=(
+                "Refuses a champion below the ROC-AUC floor or the PR-AUC margin over the spoiler"
+                " share, or worse than the current champion on the same test rows"
+            ),
         )
     ],
 )
@@ -108,29 +146,42 @@ def champion_model(
     mlflow_tracking: MlflowTrackingResource,
     **models: TrainedModel,
 ) -> Iterator[dg.Output[Champion] | dg.AssetCheckResult]:
-    """The comparison's winner, registered in MLflow and given the `champion` alias when
-    it is at least as good as the current champion re-scored on the same test set."""
+    """The comparison's winner (chosen on validation), registered in MLflow and given the
+    `champion` alias only when the blocking `promotion_gate` passes: test ROC-AUC above
+    the floor and PR-AUC above the test spoiler share by a margin, always; and, when there
+    is a champion, not worse than it re-scored on the same (newest labelled) test rows,
+    with a paired bootstrap interval of the difference in the check's metadata."""
     winner = models[model_comparison.winner]
-    candidate_score = float(model_comparison.scores.loc[model_comparison.winner, PRIMARY_METRIC])
+    test = _rows(review_split, "test")
+    if test_fingerprint(test) != model_comparison.test_fingerprint:
+        raise dg.Failure("review_split changed since model_comparison: re-run the comparison first")
+    labels = test["is_spoiler"].to_numpy(dtype=bool)
+    candidate_proba = model_comparison.test_probabilities[model_comparison.winner]
     incumbent = mlflow_tracking.champion_version()
-    incumbent_score: float | None = None
+    incumbent_proba = None
     if incumbent is not None:
         context.log.info(f"re-scoring champion v{incumbent.version} on the current test split")
-        incumbent_model = mlflow_tracking.load_version(incumbent)
-        incumbent_score = getattr(score_model(incumbent_model, _test_rows(review_split))[0], PRIMARY_METRIC)
+        incumbent_proba = labelled_probabilities(mlflow_tracking.load_version(incumbent), test)
     decision = decide_promotion(
         model_comparison.winner,
-        candidate_score,
+        labels,
+        candidate_proba,
         incumbent.version if incumbent else None,
-        incumbent_score,
-        PRIMARY_METRIC,
-        config.tolerance,
+        incumbent_proba,
+        config.params(),
     )
+    figures = {
+        f"{split}_{metric}": model_comparison.figure(model_comparison.winner, split, metric)
+        for split in ("valid", "test")
+        for metric in ("roc_auc", "pr_auc", "f1")
+    }
     version = mlflow_tracking.register(
         winner.model_uri,
         tags={
             "asset": model_comparison.winner,
-            PRIMARY_METRIC: f"{candidate_score:.6f}",
+            PRIMARY_METRIC: f"{decision.candidate_score:.6f}",
+            **{name: f"{value:.6f}" for name, value in figures.items()},
+            "chosen_on": model_comparison.selection_split,
             "test_fingerprint": model_comparison.test_fingerprint,
             "corpus": model_comparison.corpus,
             "promotion": "promoted" if decision.promote else "refused",
@@ -139,11 +190,11 @@ def champion_model(
     if decision.promote:
         mlflow_tracking.set_champion(version)
     context.log.info(decision.reason)
-    served = version if decision.promote or incumbent is None else incumbent
+    served = version if decision.promote else incumbent
     yield dg.Output(
         Champion(
             mlflow_tracking.model_name,
-            str(served.version),
+            str(served.version) if served else None,
             model_comparison.winner,
             decision.promote,
             decision.reason,
@@ -152,7 +203,7 @@ def champion_model(
         metadata={
             "corpus": model_comparison.corpus,
             "registered_model": mlflow_tracking.model_name,
-            "champion_version": str(served.version),
+            "champion_version": str(served.version) if served else "none",
             "candidate_version": str(version.version),
             "candidate": model_comparison.winner,
             "promoted": decision.promote,
@@ -164,9 +215,6 @@ def champion_model(
         check_name="promotion_gate",
         passed=decision.promote,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "candidate_score": candidate_score,
-            "incumbent_score": incumbent_score if incumbent_score is not None else float("nan"),
-            "reason": decision.reason,
-        },
+        description=decision.reason,
+        metadata={**decision.figures(), "reason": decision.reason},
     )

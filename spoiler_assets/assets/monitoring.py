@@ -1,5 +1,7 @@
-"""Monitoring: the champion scores each review month, and the month is checked for drift."""
+"""Monitoring: the champion scores each review month point in time, and the month is
+checked for drift and, where it carries labels, for the champion's performance."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,12 @@ from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.models.base import labelled_probabilities
 from spoiler_assets.models.embeddings import EncoderSpec, encode_remembered, text_digest
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
+from spoiler_assets.monitoring.performance import (
+    PerformanceConfig,
+    PerformanceResult,
+    performance_on_month,
+    reference_figures,
+)
 from spoiler_assets.resources.locations import ReportStoreResource, ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 
@@ -33,6 +41,12 @@ class DriftSummary:
     reasons: list[str]
     model_version: str
     report_uris: dict[str, str]
+    performance: PerformanceResult | None = None
+
+    @property
+    def retraining_requested(self) -> bool:
+        """Drift, or a performance drop past the retraining limit."""
+        return self.drift_detected or bool(self.performance and self.performance.retrain)
 
 
 class DriftReportConfig(dg.Config):
@@ -49,6 +63,29 @@ class DriftReportConfig(dg.Config):
         description="Reviews embedded (all-MiniLM-L6-v2) on each side for embedding drift; 0 skips it",
     )
     seed: int = Field(default=7, description="Sampling seed")
+    performance_metric: str = Field(
+        default=PerformanceConfig.metric,
+        description="Metric compared with the champion's test score on a labelled month",
+    )
+    performance_warn_drop: float = Field(
+        default=PerformanceConfig.warn_drop,
+        description="Drop below the champion's test score that fails the performance check (WARN)",
+    )
+    performance_retrain_drop: float = Field(
+        default=PerformanceConfig.retrain_drop,
+        description="Drop below the champion's test score that requests retraining",
+    )
+    performance_min_reviews: int = Field(
+        default=PerformanceConfig.min_reviews, description="Labelled reviews needed to judge performance"
+    )
+
+    def performance(self) -> PerformanceConfig:
+        return PerformanceConfig(
+            metric=self.performance_metric,
+            warn_drop=self.performance_warn_drop,
+            retrain_drop=self.performance_retrain_drop,
+            min_reviews=self.performance_min_reviews,
+        )
 
 
 def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -63,13 +100,16 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         review_source: ReviewSourceResource,
     ) -> dg.Output[pd.DataFrame]:
         """The champion's spoiler probability for every review of the month, with the model
-        version that produced it."""
+        version that produced it. Features are read as of each review's date from the
+        offline store (as the drift reference is), never from the online store's latest
+        values: a past month is scored with what its days knew, so none of its own labels
+        reach its features."""
         champion = mlflow_tracking.champion_version()
         if champion is None:
             raise dg.Failure("no champion to score with: materialize champion_model first")
         reviews, _ = clean_reviews(raw_reviews, movie_details)
         classifier = mlflow_tracking.load_version(champion)
-        proba = classifier.predict_proba(reviews) if len(reviews) else np.zeros(0)
+        proba = labelled_probabilities(classifier, reviews) if len(reviews) else np.zeros(0)
         scored = reviews.assign(
             spoiler_probability=proba,
             model_name=mlflow_tracking.model_name,
@@ -89,7 +129,21 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             },
         )
 
-    @dg.asset(partitions_def=partitions_def, group_name=MONITORING, kinds={"evidently", "mlflow"})
+    @dg.asset(
+        partitions_def=partitions_def,
+        group_name=MONITORING,
+        kinds={"evidently", "mlflow"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                PERFORMANCE_CHECK,
+                asset="drift_report",
+                description=(
+                    "On a labelled month: the champion's score is within the configured drop of"
+                    " its test score (WARN); past the larger drop, retraining is requested"
+                ),
+            )
+        ],
+    )
     def drift_report(
         context: dg.AssetExecutionContext,
         config: DriftReportConfig,
@@ -98,14 +152,20 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         mlflow_tracking: MlflowTrackingResource,
         report_store: ReportStoreResource,
         review_source: ReviewSourceResource,
-    ) -> dg.Output[DriftSummary]:
+    ) -> Iterator[dg.Output[DriftSummary] | dg.AssetCheckResult]:
         """Evidently drift report: the held-out window of the training data (reference) against this month's
-        reviews: text descriptors, prediction drift, label share, embeddings. The HTML
-        report is stored and logged to MLflow; `drift_detected` drives retraining."""
+        reviews: text descriptors, prediction drift, label share, embeddings. Where the
+        month carries labels, the champion's ROC-AUC, PR-AUC and F1 on it beside its test
+        figures. The HTML report is stored and logged to MLflow; `retraining_requested`
+        (drift, or a performance drop past the retraining limit) drives retraining."""
         month = context.partition_key
         if batch_predictions.empty:
             summary = DriftSummary(month, False, {}, ["no reviews in this month"], "", {})
-            return dg.Output(summary, metadata={"drift_detected": False, "reviews": 0})
+            yield dg.Output(
+                summary, metadata={"drift_detected": False, "retraining_requested": False, "reviews": 0}
+            )
+            yield _performance_check(None)
+            return
         version = str(batch_predictions["model_version"].iloc[0])
         # Held-out reviews (validation + test): the newest window the model was built and
         # judged on, and one where its probabilities are not inflated by having seen them.
@@ -130,6 +190,9 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             else [None, None]
         )
         result = compute_drift(reference, batch_predictions, drift_config, *embeddings)
+        performance = _performance(
+            batch_predictions, classifier.threshold, mlflow_tracking.version(version).tags, config
+        )
         uris = {
             part: report_store.write_text(f"drift/{month}/{part}.html", html)
             for part, html in result.html.items()
@@ -137,13 +200,21 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         corpus = review_source.corpus_label()
         with mlflow_tracking.start_run(f"drift_report {month[:7]}", tags={"corpus": corpus}) as run:
             mlflow.log_metrics({f"drift_{k}": v for k, v in result.scores.items()})
+            if performance is not None and performance.judged:
+                mlflow.log_metrics({f"month_{k}": v for k, v in performance.month.items()})
             for part, html in result.html.items():
                 mlflow.log_text(html, f"drift/{month[:7]}/{part}.html")
-        summary = DriftSummary(month, result.drift_detected, result.scores, result.reasons, version, uris)
+        summary = DriftSummary(
+            month, result.drift_detected, result.scores, result.reasons, version, uris, performance
+        )
         context.log.info(f"{month[:7]}: drift={result.drift_detected} {result.reasons}")
+        if performance is not None:
+            context.log.info(f"{month[:7]}: performance {performance.reason}")
         metadata: dict[str, Any] = {
             "corpus": corpus,
             "drift_detected": result.drift_detected,
+            "retraining_requested": summary.retraining_requested,
+            **_performance_metadata(performance),
             "reasons": ", ".join(result.reasons) or "none",
             "scores": dg.MetadataValue.json(result.scores),
             "reference_reviews": result.n_reference,
@@ -152,9 +223,51 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
             **{f"report_{part}": dg.MetadataValue.path(uri) for part, uri in uris.items()},
         }
-        return dg.Output(summary, metadata=metadata)
+        yield dg.Output(summary, metadata=metadata)
+        yield _performance_check(performance)
 
     return [batch_predictions, drift_report]
+
+
+PERFORMANCE_CHECK = "champion_performance"
+
+
+def _performance(
+    predictions: pd.DataFrame, threshold: float, tags: dict[str, str], config: DriftReportConfig
+) -> PerformanceResult | None:
+    """The champion on the month's labels, or None for an unlabelled month."""
+    if not predictions["is_spoiler"].notna().all():
+        return None
+    return performance_on_month(
+        predictions["is_spoiler"].to_numpy(dtype=bool),
+        predictions["spoiler_probability"].to_numpy(dtype=float),
+        threshold,
+        reference_figures(tags),
+        config.performance(),
+    )
+
+
+def _performance_metadata(performance: PerformanceResult | None) -> dict[str, Any]:
+    if performance is None:
+        return {"performance": "no labels in this month", "performance_degraded": False}
+    return {
+        "performance": performance.reason,
+        "performance_degraded": performance.retrain,
+        "performance_drop": performance.drop,
+        **{f"month_{k}": v for k, v in performance.month.items()},
+        **{f"champion_test_{k}": v for k, v in performance.reference.items()},
+    }
+
+
+def _performance_check(performance: PerformanceResult | None) -> dg.AssetCheckResult:
+    description = "no labels in this month" if performance is None else performance.reason
+    return dg.AssetCheckResult(
+        check_name=PERFORMANCE_CHECK,
+        passed=performance is None or not performance.warn,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={k: v for k, v in _performance_metadata(performance).items() if k != "performance"},
+    )
 
 
 # Drift compares samples with one fixed descriptor, whatever the models were trained on:

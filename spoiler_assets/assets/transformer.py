@@ -46,6 +46,13 @@ class TransformerConfig(dg.Config):
     max_length: int = Field(default=128, description="Tokens per review (head and tail kept)")
     patience: int = Field(default=1, description="Epochs without a better validation PR-AUC before stopping")
     seed: int = Field(default=7, description="Random seed (sampling, initialisation, batch order)")
+    max_failures: int = Field(
+        default=TransformerParams.max_failures,
+        description=(
+            "Ray Train restarts of a failed worker group within one step attempt (from the last"
+            " checkpoint); past them the step fails and its retry policy takes over"
+        ),
+    )
     tune: bool = Field(
         default=False, description="Search learning rate, batch size and epochs with Ray Tune first"
     )
@@ -65,10 +72,16 @@ class TransformerConfig(dg.Config):
             max_length=self.max_length,
             patience=self.patience,
             seed=self.seed,
+            max_failures=self.max_failures,
         )
 
 
-@dg.asset(group_name=TRAINING, kinds={"pytorch", "ray", "mlflow"})
+# A failed fit (a lost Ray worker, a pre-empted node) is retried in the same run, and the
+# retry resumes from the last saved epoch; so does a re-execution of the run from failure.
+TRANSFORMER_RETRY = dg.RetryPolicy(max_retries=1, delay=5)
+
+
+@dg.asset(group_name=TRAINING, kinds={"pytorch", "ray", "mlflow"}, retry_policy=TRANSFORMER_RETRY)
 def transformer_model(
     context: dg.AssetExecutionContext,
     config: TransformerConfig,
@@ -79,20 +92,24 @@ def transformer_model(
 ) -> dg.Output[TrainedModel]:
     """all-MiniLM-L6-v2 (or another local encoder) fine-tuned on Ray Train with a
     class-weighted loss; the epoch with the best validation PR-AUC is kept and its
-    threshold maximises F1 on validation. A retry of the same run resumes from the last
-    epoch's checkpoint. With `tune`, Ray Tune picks learning rate, batch size and epochs."""
+    threshold maximises F1 on validation. A retry of the step, or a re-execution of the run
+    from failure, resumes from the last epoch's checkpoint. With `tune`, Ray Tune picks
+    learning rate, batch size and epochs."""
     params = config.params()
     train = review_split[review_split["split"] == "train"]
     valid = review_split[review_split["split"] == "valid"]
     corpus = review_source.corpus_label()
-    # Stable per Dagster run, so that a retry finds and resumes the same Ray run.
-    run_name = f"transformer-{context.run.run_id}"
+    # Keyed by the root run: a step retry keeps the run id, a re-execution from failure gets
+    # a new one but the same root, and both find and resume the same Ray run.
+    root_run_id = context.run.root_run_id or context.run.run_id
+    run_name = f"transformer-{root_run_id}"
     storage_path, filesystem = ray_storage.storage_path(), ray_storage.filesystem()
     metadata: dict[str, Any] = {}
     with (
         ray_session(),  # one Ray for the search and the final fit
         mlflow_tracking.start_run(
-            "transformer_model", tags={"corpus": corpus, "dagster_run_id": context.run.run_id}
+            "transformer_model",
+            tags={"corpus": corpus, "dagster_run_id": context.run.run_id, "dagster_root_run_id": root_run_id},
         ) as run,
     ):
         if config.tune:

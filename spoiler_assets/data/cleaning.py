@@ -41,17 +41,32 @@ def _digest(value: str) -> str:
 def resolve_duplicates(reviews: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Keep one row per exact (normalised, case-folded) text.
 
-    Rule: the earliest review is kept; its label is the majority label of all copies, and
-    a tie counts as a spoiler, because one reader flagging a spoiler is enough to hide it.
+    Rule: the earliest review is kept. Its label here is the majority label of the copies
+    written on its own day (a tie counts as a spoiler, because one reader flagging a
+    spoiler is enough to hide it): later copies were not known yet on that day, and the
+    user history features are built from these labels. Every copy's (date, label) stays in
+    `copy_labels` (None for a unique text), so that the split can let the copies inside
+    the kept row's own split vote, and no copy from a later split (`split_by_time`).
     Returns the deduplicated frame and the number of groups whose labels disagreed.
     """
     ordered = reviews.sort_values(["review_date", "source_line"], kind="stable")
-    groups = ordered.groupby("text_hash", sort=False)["is_spoiler"]
-    spoiler_share = groups.transform("mean")
-    copies = groups.transform("size")
-    conflicts = int((groups.nunique() > 1).sum())
-    kept = ordered.assign(is_spoiler=spoiler_share >= 0.5, duplicate_count=copies)
-    kept = kept.drop_duplicates("text_hash", keep="first")
+    groups = ordered.groupby("text_hash", sort=False)
+    copies = groups["is_spoiler"].transform("size")
+    conflicts = int((groups["is_spoiler"].nunique() > 1).sum())
+    first_day = groups["review_date"].transform("min").dt.normalize()
+    same_day = ordered["review_date"].dt.normalize() == first_day
+    day_share = ordered[same_day].groupby("text_hash", sort=False)["is_spoiler"].mean()
+    repeated = ordered[copies > 1]
+    copy_labels: dict[str, list[tuple[pd.Timestamp, bool]]] = {}
+    for text_hash, date, label in zip(
+        repeated["text_hash"], repeated["review_date"], repeated["is_spoiler"], strict=True
+    ):
+        copy_labels.setdefault(text_hash, []).append((date, bool(label)))
+    kept = ordered.assign(duplicate_count=copies).drop_duplicates("text_hash", keep="first")
+    kept["is_spoiler"] = kept["text_hash"].map(day_share) >= 0.5
+    kept["copy_labels"] = pd.Series(
+        [copy_labels.get(h) for h in kept["text_hash"]], index=kept.index, dtype=object
+    )
     return kept, conflicts
 
 

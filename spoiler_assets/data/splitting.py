@@ -5,6 +5,10 @@ from, and drift monitoring compares the same windows. Cuts fall between calendar
 so reviews of one day never straddle two splits; texts are already unique after
 cleaning, so no review text can sit in two splits. Movies and users do recur across
 splits, as they do in production.
+
+A repeated text (one row kept by cleaning, the earliest) takes its label from the
+majority of its copies written before its split ends (a tie counts as a spoiler): copies
+in a later split would carry labels from the future into training or validation.
 """
 
 from __future__ import annotations
@@ -38,11 +42,26 @@ def split_by_time(reviews: pd.DataFrame, config: SplitConfig = SplitConfig()) ->
     split[share_before >= 1 - config.valid_share - config.test_share] = "valid"
     split[share_before >= 1 - config.test_share] = "test"
     result = reviews.assign(split=pd.Categorical(split, categories=list(SPLITS)))
+    if "copy_labels" in result:
+        result["is_spoiler"] = _labels_within_split(result, days)
     counts = result["split"].value_counts()
     if (counts == 0).any():
         raise ValueError(f"not enough distinct review days to fill every split: {counts.to_dict()}")
     check_no_leakage(result)
     return result
+
+
+def _labels_within_split(split: pd.DataFrame, days: pd.Series) -> pd.Series:
+    """Majority label of each row's copies dated before its split's end (the first day of
+    the next split); rows without copies keep their label."""
+    starts = days.groupby(split["split"], observed=True).min()
+    ends = {s: starts[n] for s, n in zip(SPLITS, SPLITS[1:], strict=False) if s in starts and n in starts}
+    labels = split["is_spoiler"].astype(bool).copy()
+    for index, copies in split["copy_labels"].dropna().items():
+        end = ends.get(split.at[index, "split"])
+        votes = [label for date, label in copies if end is None or date < end]
+        labels[index] = sum(votes) * 2 >= len(votes)
+    return labels
 
 
 def check_no_leakage(split: pd.DataFrame) -> None:

@@ -3,8 +3,12 @@
 Timestamps are UTC. Review dates have day resolution, so "before" means "on an
 earlier day" throughout.
 
-- Movies are static metadata: one row per movie, valid from the epoch, so a review at
-  any time joins its movie. An empty synopsis is unknown (NaN), not zero words.
+- Movies: one row per movie stamped at its release date (the epoch when unknown), so a
+  review joins the metadata as of its own date; a review written before the release
+  finds only an empty row at the epoch and gets missing metadata (Feast's dask store
+  would drop it otherwise, see below). The metadata itself is one snapshot of the details
+  file, not a history: ratings are as scraped. An empty synopsis is unknown (NaN), not
+  zero words.
 - User history is point-in-time: the row stamped at midnight after day d holds the
   user's reviews on days up to d. Feast joins the latest row at or before a review's
   timestamp, so a review on day D sees exactly the reviews of days before D, never
@@ -44,12 +48,13 @@ def utc_days(dates: pd.Series) -> pd.Series:
 def movie_feature_table(movies: pd.DataFrame) -> pd.DataFrame:
     """`movie_fv` rows from `movie_details` (columns of `read_movie_details`)."""
     release = pd.to_datetime(movies["release_date"])
+    stamped = utc_days(release).fillna(EPOCH)
     synopsis = movies["plot_synopsis"].fillna("").map(word_count).astype("float64")
     genres = movies["genres"].map(lambda g: set(g) if isinstance(g, list | tuple | np.ndarray) else set())
     table = pd.DataFrame(
         {
             "movie_id": movies["movie_id"].astype(str),
-            EVENT_TIMESTAMP: EPOCH,
+            EVENT_TIMESTAMP: stamped.to_numpy(),
             "duration_minutes": pd.to_numeric(movies["duration_minutes"]).astype("float64"),
             "imdb_rating": pd.to_numeric(movies["movie_rating"]).astype("float64"),
             "release_year": release.dt.year.astype("float64"),
@@ -60,7 +65,13 @@ def movie_feature_table(movies: pd.DataFrame) -> pd.DataFrame:
     )
     for genre, column in zip(GENRES, GENRE_FEATURES, strict=True):
         table[column] = genres.map(lambda g, genre=genre: float(genre in g))
-    return table[["movie_id", EVENT_TIMESTAMP, *MOVIE_FV_FIELDS]].reset_index(drop=True)
+    table = table[["movie_id", EVENT_TIMESTAMP, *MOVIE_FV_FIELDS]]
+    before_release = table.loc[table[EVENT_TIMESTAMP] > EPOCH, ["movie_id"]].assign(
+        **{EVENT_TIMESTAMP: EPOCH}
+    )
+    table = pd.concat([before_release, table], ignore_index=True)
+    table[list(MOVIE_FV_FIELDS)] = table[list(MOVIE_FV_FIELDS)].astype("float64")
+    return table.sort_values(["movie_id", EVENT_TIMESTAMP], kind="stable").reset_index(drop=True)
 
 
 def user_history_table(reviews: pd.DataFrame) -> pd.DataFrame:

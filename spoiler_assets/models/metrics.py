@@ -1,4 +1,4 @@
-"""Scoring shared by every model: the same test split, the same figures."""
+"""Scoring shared by every model: the same splits, the same figures."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class ModelScore:
     threshold: float
     latency_ms_p50: float
     size_mb: float
-    n_test: int
+    rows: int
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -68,23 +68,40 @@ def serialized_size_mb(model: SpoilerClassifier) -> float:
     return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
 
 
-def score_model(model: SpoilerClassifier, test: pd.DataFrame) -> tuple[ModelScore, np.ndarray]:
-    """Score `model` on the labelled `test` frame; returns the figures and the probabilities."""
-    labels = test["is_spoiler"].to_numpy(dtype=bool)
+def score_model(
+    model: SpoilerClassifier, frame: pd.DataFrame, timing: bool = True
+) -> tuple[ModelScore, np.ndarray]:
+    """Score `model` on the labelled `frame` at its own (validation-tuned) threshold;
+    returns the figures and the probabilities. `timing=False` skips the latency and size
+    measurements (they do not depend on the split)."""
+    labels = frame["is_spoiler"].to_numpy(dtype=bool)
     if labels.all() or not labels.any():
-        raise ValueError("the test split needs both spoilers and non-spoilers to be scored")
-    proba = labelled_probabilities(model, test)
-    predicted = proba >= model.threshold
+        raise ValueError("a split needs both spoilers and non-spoilers to be scored")
+    proba = labelled_probabilities(model, frame)
+    figures = classification_figures(labels, proba, model.threshold)
     score = ModelScore(
         model=model.name,
-        roc_auc=float(roc_auc_score(labels, proba)),
-        pr_auc=float(average_precision_score(labels, proba)),
-        f1=float(f1_score(labels, predicted, zero_division=0)),
-        precision=float(precision_score(labels, predicted, zero_division=0)),
-        recall=float(recall_score(labels, predicted, zero_division=0)),
+        roc_auc=figures["roc_auc"],
+        pr_auc=figures["pr_auc"],
+        f1=figures["f1"],
+        precision=figures["precision"],
+        recall=figures["recall"],
         threshold=float(model.threshold),
-        latency_ms_p50=single_review_latency_ms(model, test),
-        size_mb=serialized_size_mb(model),
-        n_test=len(test),
+        latency_ms_p50=single_review_latency_ms(model, frame) if timing else float("nan"),
+        size_mb=serialized_size_mb(model) if timing else float("nan"),
+        rows=len(frame),
     )
     return score, proba
+
+
+def classification_figures(labels: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
+    """ROC-AUC, PR-AUC and, at `threshold`, F1, precision and recall of one labelled set."""
+    labels = np.asarray(labels, dtype=bool)
+    predicted = np.asarray(proba) >= threshold
+    return {
+        "roc_auc": float(roc_auc_score(labels, proba)),
+        "pr_auc": float(average_precision_score(labels, proba)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+    }

@@ -54,5 +54,5 @@ def label_share_within(frame: pd.DataFrame, low: float, high: float) -> Outcome:
 def metric_floor(scores: pd.DataFrame, asset: str, metric: str, floor: float) -> Outcome:
     value = float(scores.loc[asset, metric])
     return Outcome(
-        value >= floor, f"{asset} test {metric} {value:.4f} (floor {floor})", {metric: value, "floor": floor}
+        value >= floor, f"{asset} {metric} {value:.4f} (floor {floor})", {metric: value, "floor": floor}
     )

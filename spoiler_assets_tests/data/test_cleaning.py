@@ -27,30 +27,38 @@ def test_normalize_repairs_glued_sentences_and_spaces() -> None:
     assert normalize_text(pd.Series(["the end.Well,  then \n ok"])).tolist() == ["the end. Well, then ok"]
 
 
-def test_duplicates_keep_earliest_with_majority_label() -> None:
+def test_duplicates_keep_earliest_labelled_by_its_own_day_with_every_copy_recorded() -> None:
     raw = _raw(
         [
             {"review_text": "Same words", "is_spoiler": True, "review_date": "2015-03-01"},
-            {"review_text": "same  words", "is_spoiler": True, "review_date": "2015-01-01"},
-            {"review_text": "Same words", "is_spoiler": False, "review_date": "2015-02-01"},
+            {"review_text": "same  words", "is_spoiler": False, "review_date": "2015-01-01"},
+            {"review_text": "Same words", "is_spoiler": True, "review_date": "2015-02-01"},
         ]
     )
     cleaned, report = clean_reviews(raw, MOVIES)
     assert len(cleaned) == 1
-    assert cleaned.iloc[0]["review_date"] == pd.Timestamp("2015-01-01")
-    assert bool(cleaned.iloc[0]["is_spoiler"]) is True
+    kept = cleaned.iloc[0]
+    assert kept["review_date"] == pd.Timestamp("2015-01-01") and kept["duplicate_count"] == 3
+    # later copies were unknown on Jan 1: they vote only in the split (split_by_time)
+    assert bool(kept["is_spoiler"]) is False
+    assert [(str(d.date()), label) for d, label in kept["copy_labels"]] == [
+        ("2015-01-01", False), ("2015-02-01", True), ("2015-03-01", True),
+    ]  # fmt: skip
     assert (report.n_duplicate_rows_removed, report.n_conflicting_duplicate_groups) == (2, 1)
 
 
-def test_duplicate_tie_counts_as_spoiler() -> None:
+def test_duplicate_tie_on_one_day_counts_as_spoiler() -> None:
     raw = _raw(
         [
             {"review_text": "Tie", "is_spoiler": False, "review_date": "2015-01-01"},
-            {"review_text": "Tie", "is_spoiler": True, "review_date": "2015-01-02"},
+            {"review_text": "Tie", "is_spoiler": True, "review_date": "2015-01-01"},
+            {"review_text": "Once", "is_spoiler": False, "review_date": "2015-01-02"},
         ]
     )
     cleaned, _ = clean_reviews(raw, MOVIES)
-    assert bool(cleaned.iloc[0]["is_spoiler"]) is True
+    by_text = cleaned.set_index("review_text")
+    assert bool(by_text.loc["Tie", "is_spoiler"]) is True
+    assert by_text.loc["Once", "copy_labels"] is None
 
 
 def test_reviews_without_movie_details_are_kept() -> None:

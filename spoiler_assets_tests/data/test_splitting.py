@@ -55,3 +55,23 @@ def test_same_text_in_two_splits_is_leakage() -> None:
 def test_too_few_days_is_an_error() -> None:
     with pytest.raises(ValueError, match="distinct review days"):
         split_by_time(_reviews(n_days=1))
+
+
+def test_repeated_text_votes_only_with_copies_inside_its_own_split() -> None:
+    frame = _reviews().assign(copy_labels=None)
+    day = pd.Timestamp
+    # kept in train (2015-01-01); two later copies say "spoiler", one in train, two in test
+    frame.at[1, "copy_labels"] = [
+        (day("2015-01-01"), False), (day("2015-01-10"), False), (day("2015-02-18"), True),
+        (day("2015-02-19"), True),
+    ]  # fmt: skip
+    # kept in valid; its only other copy in valid votes spoiler (a tie counts as a spoiler)
+    valid_row = frame.index[frame["review_date"] == day("2015-02-10")][0]
+    frame.at[valid_row, "copy_labels"] = [(day("2015-02-10"), False), (day("2015-02-11"), True)]
+
+    split = split_by_time(frame)
+
+    assert split.at[1, "split"] == "train" and not split.at[1, "is_spoiler"]  # test copies ignored
+    assert split.at[valid_row, "split"] == "valid" and split.at[valid_row, "is_spoiler"]
+    unchanged = split["copy_labels"].isna()
+    assert (split.loc[unchanged, "is_spoiler"] == frame.loc[unchanged, "is_spoiler"]).all()

@@ -1,21 +1,33 @@
 import math
+from pathlib import Path
 
 import pandas as pd
 
 from spoiler_assets.features.context import context_feature_columns, epoch_days
+from spoiler_assets.features.retrieval import historical_features
 from spoiler_assets.features.schema import MOVIE_FV_FIELDS
 from spoiler_assets.features.sources import EPOCH, movie_feature_table, user_history_table
-from spoiler_assets_tests.features.builders import movies, reviews
+from spoiler_assets.features.store import open_store
+from spoiler_assets_tests.features.builders import feature_store, movies, reviews
 
 
 def test_movie_features_encode_genres_and_keep_unknowns_missing() -> None:
-    table = movie_feature_table(movies()).set_index("movie_id")
-    assert list(table.columns) == ["event_timestamp", *MOVIE_FV_FIELDS]
-    first, second = table.loc["tt0000001"], table.loc["tt0000002"]
+    table = movie_feature_table(movies())
+    assert list(table.columns) == ["movie_id", "event_timestamp", *MOVIE_FV_FIELDS]
+    rows = table.set_index(["movie_id", "event_timestamp"])
+    first = rows.loc[("tt0000001", pd.Timestamp("2015-06-01", tz="UTC"))]
+    second = rows.loc[("tt0000002", EPOCH)]  # no release date: valid from the epoch
     assert (first["genre_drama"], first["genre_mystery"], first["genre_comedy"]) == (1.0, 1.0, 0.0)
     assert first["genre_count"] == 2 and first["release_year"] == 2015
     assert math.isnan(second["synopsis_words"]) and math.isnan(second["duration_minutes"])
-    assert (table["event_timestamp"] == EPOCH).all()
+    assert second["genre_comedy"] == 1.0
+
+
+def test_movie_metadata_is_stamped_at_release_so_earlier_reviews_see_none() -> None:
+    table = movie_feature_table(movies())
+    first = table[table["movie_id"] == "tt0000001"].set_index("event_timestamp")
+    assert list(first.index) == [EPOCH, pd.Timestamp("2015-06-01", tz="UTC")]
+    assert first.loc[EPOCH, list(MOVIE_FV_FIELDS)].isna().all()  # before the release: unknown
 
 
 def test_user_history_rows_only_count_earlier_days() -> None:
@@ -38,3 +50,12 @@ def test_context_features_relate_review_and_movie() -> None:
     assert out["words_per_movie_minute"][0] == 4 / 120 and out["words_per_synopsis_word"][0] == 2
     assert out["days_since_release"][0] == 366
     assert all(math.isnan(values[1]) for values in out.values())
+
+
+def test_point_in_time_join_gives_a_review_before_the_release_no_movie_metadata(tmp_path: Path) -> None:
+    store = feature_store(tmp_path)
+    dated = reviews().head(2).assign(review_date=pd.to_datetime(["2015-05-31", "2015-06-02"]))
+    features = historical_features(open_store(store.spec()), dated)
+    before, after = features.iloc[0], features.iloc[1]
+    assert math.isnan(before["release_year"]) and math.isnan(before["days_since_release"])
+    assert after["release_year"] == 2015 and after["days_since_release"] == 1

@@ -29,7 +29,7 @@ def test_score_of_a_perfect_rule() -> None:
         {"review_text": ["he dies", "nice", "she dies", "fun"], "is_spoiler": [True, False, True, False]}
     )
     score, proba = score_model(KeywordModel(), test)
-    assert (score.roc_auc, score.pr_auc, score.f1, score.n_test) == (1.0, 1.0, 1.0, 4)
+    assert (score.roc_auc, score.pr_auc, score.f1, score.rows) == (1.0, 1.0, 1.0, 4)
     assert score.latency_ms_p50 > 0 and score.size_mb > 0
     assert proba.tolist() == pytest.approx([0.9, 0.1, 0.9, 0.1])
 

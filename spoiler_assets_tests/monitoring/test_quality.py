@@ -35,5 +35,6 @@ def test_share_limit_reports_figures() -> None:
 
 
 def test_metric_floor() -> None:
-    scores = pd.DataFrame({"roc_auc": [0.55]}, index=["baseline_model"])
-    assert not quality.metric_floor(scores, "baseline_model", "roc_auc", 0.6).passed
+    scores = pd.DataFrame({"valid_roc_auc": [0.55], "test_roc_auc": [0.7]}, index=["baseline_model"])
+    assert not quality.metric_floor(scores, "baseline_model", "valid_roc_auc", 0.6).passed
+    assert quality.metric_floor(scores, "baseline_model", "test_roc_auc", 0.6).passed
