@@ -149,7 +149,8 @@ def main() -> None:
     print(f"data dir: {settings.data_dir}")
     prepare_source(settings)
     comparison = materialize_champion(settings)
-    print("\nModel comparison (test split):\n")
+    data = "SYNTHETIC corpus, not IMDB" if settings.uses_default_source else settings.source_uri
+    print(f"\nModel comparison on {data} (chosen on validation, reported on test):\n")
     print(comparison_markdown(comparison))
     serve_and_predict(settings)
     print(f"\nOpen the Dagster UI on these runs: DAGSTER_HOME={settings.data_dir / 'dagster_home'} make ui")
