@@ -69,7 +69,9 @@ def movie_feature_source(
     movie_details: pd.DataFrame, feature_store: FeatureStoreResource, review_source: ReviewSourceResource
 ) -> dg.Output[FeatureSource]:
     """`movie_fv` source: runtime, IMDB rating, release year and day, synopsis length,
-    genres multi-hot over IMDB's genre list; one row per movie, valid from the epoch."""
+    genres multi-hot over IMDB's genre list; stamped at each movie's release date, with an
+    empty row at the epoch before it, so a review written before the release joins no
+    metadata (`rows` counts two per released movie)."""
     table = movie_feature_table(movie_details)
     uri = feature_store.write_source("sources/movie_features.parquet", table)
     return dg.Output(
@@ -83,7 +85,12 @@ def user_history_source(
     cleaned_reviews: pd.DataFrame, feature_store: FeatureStoreResource, review_source: ReviewSourceResource
 ) -> dg.Output[FeatureSource]:
     """`user_history_fv` source: per user and review day, the reviews and spoiler share of
-    all days up to it, stamped at the next midnight, so a review sees only earlier days."""
+    all days up to it, stamped at the next midnight, so a review sees only earlier days.
+
+    Recomputed over all history, on purpose: the counts are cumulative per user, and a
+    landed file may hold late reviews of past months, which change every later day of
+    those users; it is also built from `cleaned_reviews`, whose duplicate resolution
+    looks across months. It runs with retraining, not on each landed month."""
     table = user_history_table(cleaned_reviews)
     uri = feature_store.write_source("sources/user_history.parquet", table)
     return dg.Output(

@@ -25,7 +25,12 @@ def cleaned_reviews(
 ) -> dg.Output[pd.DataFrame]:
     """All review months cleaned: normalised text, parsed dates, numeric ratings, movie
     metadata joined (reviews without a details row are kept), exact duplicates resolved
-    (earliest copy kept, majority label, a tie counts as spoiler)."""
+    (earliest copy kept, majority label, a tie counts as spoiler).
+
+    Recomputed over all months, on purpose: a duplicate group spans months (a review
+    re-posted, or re-landed, later), so one new month can change which copy is earliest
+    and the majority label of rows in older months. It runs in the retraining jobs, not
+    when a month lands (`landing_job` materializes only `raw_reviews` and monitoring)."""
     raw = pd.concat(_partition_frames(raw_reviews), ignore_index=True)
     cleaned, report = clean_reviews(raw, movie_details)
     return dg.Output(
@@ -53,7 +58,12 @@ def review_split(
     config: ReviewSplitConfig, cleaned_reviews: pd.DataFrame, review_source: ReviewSourceResource
 ) -> dg.Output[pd.DataFrame]:
     """Cleaned reviews with a `split` column (train / valid / test), cut by time between
-    calendar days: the newest reviews are the test set, and no text is in two splits."""
+    calendar days: the newest reviews are the test set, and no text is in two splits.
+
+    Recomputed over all history, on purpose: the cut days are time quantiles of every
+    review, so a new month moves them and changes the split of older rows (the previous
+    test month becomes validation or training), and the no-text-in-two-splits rule looks
+    across all months."""
     split = split_by_time(cleaned_reviews, SplitConfig(config.valid_share, config.test_share))
     summary = split.groupby("split", observed=True).agg(
         rows=("review_id", "size"),

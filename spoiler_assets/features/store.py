@@ -32,6 +32,16 @@ from spoiler_assets.settings import Settings
 # newly applied registry without a restart.
 REGISTRY_CACHE_TTL_SECONDS = 60
 
+# An online lookup must fail fast when Redis is down or hung, so that the API answers
+# 503 within about two seconds: redis-py's default retries 3 times with exponential
+# backoff (up to 10 s each) and waits on sockets forever, which held answers ~33 s.
+# After a Redis restart no retry is needed: redis-py's pool drops and reopens a pooled
+# connection that the server closed before sending on it. The timeouts bound each
+# socket operation (one connect, one wait for the next reply bytes), not a whole
+# pipelined batch, so a large materialization is not cut short by them.
+REDIS_CONNECT_TIMEOUT_S = 1.0
+REDIS_SOCKET_TIMEOUT_S = 2.0
+
 # Redis passwords of this process by "host:port", taken out of the URLs specs are made from.
 _REDIS_PASSWORDS: dict[str, str] = {}
 _PASSWORDS_LOCK = threading.Lock()
@@ -129,7 +139,9 @@ def _keep_password(url: str) -> str:
 
 def redis_connection_string(url: str) -> str:
     """`redis://[:password@]host:port/db` as Feast's "host:port,db=N,password=..." form;
-    the password is the URL's or, where it has none, the one this process holds."""
+    the password is the URL's or, where it has none, the one this process holds. Feast
+    passes each key=value (JSON-decoded) to `redis.Redis`: the timeouts above, and
+    `retry=null`, which makes redis-py try each command once."""
     address, password = _parse_redis_url(url)
     parsed = urlparse(url)
     parts = [address]
@@ -142,6 +154,11 @@ def redis_connection_string(url: str) -> str:
         parts.append(f"password={password}")
     if parsed.scheme == "rediss":
         parts.append("ssl=true")
+    parts += [
+        f"socket_connect_timeout={REDIS_CONNECT_TIMEOUT_S}",
+        f"socket_timeout={REDIS_SOCKET_TIMEOUT_S}",
+        "retry=null",
+    ]
     return ",".join(parts)
 
 

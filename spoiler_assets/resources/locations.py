@@ -14,15 +14,18 @@ import pandas as pd
 from pydantic import Field
 
 from spoiler_assets.data.kaggle import (
+    REVIEWS_FILE,
     BadLine,
     ReviewReadResult,
     join_uri,
     read_movie_details,
     read_review_file,
     read_reviews,
+    source_file,
     source_is_synthetic,
 )
 from spoiler_assets.data.lines import DEFAULT_MAX_LINE_BYTES
+from spoiler_assets.data.month_index import FileMonths
 
 SYNTHETIC_LABEL = "SYNTHETIC corpus (generated; not IMDB data)"
 REAL_LABEL = "IMDB Spoiler Dataset (Kaggle files)"
@@ -36,6 +39,13 @@ class _FsspecLocation(dg.ConfigurableResource):
         if self.base_uri.startswith("s3://") and self.endpoint_url:
             return {"client_kwargs": {"endpoint_url": self.endpoint_url}}
         return {}
+
+
+def _file_version(entry: dict[str, Any]) -> str:
+    """A listed file's version: size, modification time and (on S3) ETag."""
+    modified = entry.get("mtime", entry.get("LastModified", ""))
+    etag = str(entry.get("ETag", "")).strip('"')
+    return f"size={entry.get('size')} modified={modified} etag={etag}"
 
 
 class ReviewSourceResource(_FsspecLocation):
@@ -62,6 +72,13 @@ class ReviewSourceResource(_FsspecLocation):
             storage_options=self.storage_options(),
             progress=progress,
         )
+
+    def reviews_file(self) -> tuple[str, str]:
+        """(name, version) of the reviews file, as the month index records it."""
+        uri = source_file(self.base_uri, REVIEWS_FILE, self.storage_options())
+        fs, path = fsspec.core.url_to_fs(uri, **self.storage_options())
+        fs.invalidate_cache(path)
+        return uri.rsplit("/", 1)[-1], _file_version(fs.info(path))
 
     def read_movie_details(self) -> tuple[pd.DataFrame, list[BadLine]]:
         return read_movie_details(
@@ -90,11 +107,14 @@ class QuarantineResource(_FsspecLocation):
 
 
 _LANDED_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+MONTH_INDEX_FOLDER = ".month_index"
 
 
 class LandingZoneResource(_FsspecLocation):
     """Where new review files (JSON lines, Kaggle schema, optionally gzip) land after the
-    initial load."""
+    initial load; it also keeps the month index of those files and of the source file
+    (`.month_index/`, see `spoiler_assets.data.month_index`), as the one location that
+    ingestion owns and writes."""
 
     def list_files(self) -> list[str]:
         """Names of the landed review files, sorted."""
@@ -113,10 +133,28 @@ class LandingZoneResource(_FsspecLocation):
         for entry in fs.ls(path, detail=True):
             name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
             if entry.get("type") == "file" and name.endswith(_LANDED_SUFFIXES) and not name.startswith("."):
-                modified = entry.get("mtime", entry.get("LastModified", ""))
-                etag = str(entry.get("ETag", "")).strip('"')
-                versions[name] = f"size={entry.get('size')} modified={modified} etag={etag}"
+                versions[name] = _file_version(entry)
         return versions
+
+    def months_entry(self, key: str) -> FileMonths | None:
+        """The recorded months of a file (`landed/<name>` or `source/<name>`), if any."""
+        fs, path = fsspec.core.url_to_fs(self._index_uri(key), **self.storage_options())
+        try:
+            with fs.open(path, "r") as stream:
+                return FileMonths.from_json(stream.read())
+        except FileNotFoundError:
+            return None
+
+    def record_months(self, key: str, entry: FileMonths) -> None:
+        """Keep `entry` (merged with what earlier reads of the same version saw)."""
+        known = self.months_entry(key)
+        merged = known.merged(entry) if known else entry
+        with fsspec.open(self._index_uri(key), "w", auto_mkdir=True, **self.storage_options()) as out:
+            out.write(merged.to_json())
+
+    def _index_uri(self, key: str) -> str:
+        # A hidden folder beside the landed files: `list_versions` skips it.
+        return join_uri(self.base_uri, f"{MONTH_INDEX_FOLDER}/{key}.json")
 
     def read(
         self,
