@@ -15,6 +15,7 @@ from spoiler_assets.assets.hybrid import build_review_embeddings, mlp_model, xgb
 from spoiler_assets.assets.ingestion import build_raw_reviews, movie_details
 from spoiler_assets.assets.monitoring import build_monitoring_assets
 from spoiler_assets.assets.preparation import cleaned_reviews, review_split
+from spoiler_assets.assets.sentences import sentence_evaluation, sentence_model
 from spoiler_assets.assets.training import baseline_model
 from spoiler_assets.assets.transformer import transformer_model
 from spoiler_assets.checks import (
@@ -55,6 +56,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             mlp_model,
             model_comparison,
             champion_model,
+            sentence_model,
+            sentence_evaluation,
             *build_monitoring_assets(months),
         ],
         asset_checks=[
