@@ -7,13 +7,13 @@ from typing import Any
 
 import dagster as dg
 import mlflow
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.models.base import labelled_probabilities
 from spoiler_assets.models.embeddings import EncoderSpec, encode_remembered, text_digest
+from spoiler_assets.models.ray_batches import score_reviews
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
 from spoiler_assets.monitoring.performance import (
     PerformanceConfig,
@@ -109,7 +109,11 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             raise dg.Failure("no champion to score with: materialize champion_model first")
         reviews, _ = clean_reviews(raw_reviews, movie_details)
         classifier = mlflow_tracking.load_version(champion)
-        proba = labelled_probabilities(classifier, reviews) if len(reviews) else np.zeros(0)
+        # Ray Data actors for a large month (models/ray_batches.py), this process otherwise.
+        proba, ran_on = score_reviews(
+            classifier, reviews, score=labelled_probabilities,
+            progress=lambda done, total, s: context.log.info(f"scored {done:,}/{total:,} reviews ({s:.0f}s)"),
+        )  # fmt: skip
         scored = reviews.assign(
             spoiler_probability=proba,
             model_name=mlflow_tracking.model_name,
@@ -117,7 +121,7 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
         )
         scored["predicted_spoiler"] = scored["spoiler_probability"] >= classifier.threshold
         scored = scored[PREDICTION_COLUMNS]
-        context.log.info(f"scored {len(scored):,} reviews with v{champion.version}")
+        context.log.info(f"scored {len(scored):,} reviews with v{champion.version} ({ran_on})")
         return dg.Output(
             scored,
             metadata={
