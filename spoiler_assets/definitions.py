@@ -32,6 +32,8 @@ from spoiler_assets.schedules import build_batch_scoring_schedule, build_retrain
 from spoiler_assets.sensors import build_drift_sensor, build_landing_sensor, run_failure_sensor
 from spoiler_assets.settings import Settings
 
+_PRODUCTION_EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
+
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything in the code location, for the given settings."""
@@ -76,8 +78,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[build_retraining_schedule(months), build_batch_scoring_schedule(batch_scoring_job)],
         resources=build_resources(settings),
         # One machine: every step in one process (no re-import of the code location per
-        # step, which costs more than the steps on 2 cores). Production: a process per step.
-        executor=dg.multiprocess_executor if settings.uses_s3 else dg.in_process_executor,
+        # step, which costs more than the steps on 2 cores). Production: a process per step,
+        # forked from a server that has imported the code location once (the stack's
+        # champion run took half the time of the default spawn).
+        executor=_PRODUCTION_EXECUTOR if settings.uses_s3 else dg.in_process_executor,
     )
 
 
