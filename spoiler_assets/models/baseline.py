@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,25 +35,33 @@ class TfidfLogisticModel:
         return self.pipeline.predict_proba(reviews["review_text"].tolist())[:, 1]
 
 
+def hashed_tfidf_steps(hash_bits: int, ngram_max: int) -> list[tuple[str, Any]]:
+    """The "hashing" and "tfidf" steps shared by the review and the sentence models.
+
+    Hashed counts keep memory flat on the full corpus: no vocabulary of millions of
+    bigrams is ever built (2**20 columns, collisions are rare enough not to matter for a
+    linear model). `models/explain.py` re-hashes n-grams through the "hashing" step."""
+    return [
+        (
+            "hashing",
+            HashingVectorizer(
+                n_features=2**hash_bits,
+                ngram_range=(1, ngram_max),
+                alternate_sign=False,
+                norm=None,
+                strip_accents="unicode",
+                dtype=np.float32,
+            ),
+        ),
+        ("tfidf", TfidfTransformer(sublinear_tf=True)),
+    ]
+
+
 def train_baseline(train: pd.DataFrame, valid: pd.DataFrame, params: BaselineParams) -> TfidfLogisticModel:
     """Fit on `train` with balanced class weights; tune the threshold on `valid` (max F1)."""
     pipeline = Pipeline(
         [
-            (
-                # Hashed counts keep memory flat on the full corpus: no vocabulary of
-                # millions of bigrams is ever built (2**20 columns, collisions are rare
-                # enough not to matter for a linear model).
-                "hashing",
-                HashingVectorizer(
-                    n_features=2**params.hash_bits,
-                    ngram_range=(1, params.ngram_max),
-                    alternate_sign=False,
-                    norm=None,
-                    strip_accents="unicode",
-                    dtype=np.float32,
-                ),
-            ),
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+            *hashed_tfidf_steps(params.hash_bits, params.ngram_max),
             (
                 "lr",
                 LogisticRegression(

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
+from spoiler_assets.models.baseline import hashed_tfidf_steps
 from spoiler_assets.models.metrics import tune_threshold
 
 # Registered beside the review champion: `<model name>-sentences`, alias `champion`.
@@ -156,18 +156,7 @@ class SentenceModel:
 def _pipeline(params: SentenceParams) -> Pipeline:
     return Pipeline(
         [
-            (
-                "hashing",
-                HashingVectorizer(
-                    n_features=2**params.hash_bits,
-                    ngram_range=(1, params.ngram_max),
-                    alternate_sign=False,
-                    norm=None,
-                    strip_accents="unicode",
-                    dtype=np.float32,
-                ),
-            ),
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+            *hashed_tfidf_steps(params.hash_bits, params.ngram_max),
             # Logistic loss by SGD: a MIL round refits on ~100k sentences, which
             # lbfgs takes 10+ s to do on 2 cores and a few epochs of SGD 1-2 s.
             (
