@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from spoiler_assets.assets.training import TRAINING
+from spoiler_assets.assets.groups import EMBEDDINGS, TRAINING
 from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES
 from spoiler_assets.models.base import TrainedModel
 from spoiler_assets.models.embeddings import (
@@ -31,7 +31,6 @@ from spoiler_assets.resources.feature_store import EmbeddingCacheResource, Featu
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 
-EMBEDDINGS = "embeddings"
 HybridModel = XGBoostSpoilerModel | MLPSpoilerModel
 
 

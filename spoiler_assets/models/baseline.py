@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from spoiler_assets.models.metrics import tune_threshold
+from spoiler_assets.seed import SEED
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class BaselineParams:
     ngram_max: int = 2
     c: float = 4.0
     max_iter: int = 1_000
-    seed: int = 7
+    seed: int = SEED
 
 
 @dataclass

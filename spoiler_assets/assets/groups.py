@@ -1,0 +1,10 @@
+"""Asset group names, as the Dagster UI shows them."""
+
+INGESTION = "ingestion"
+PREPARATION = "preparation"
+FEATURES = "features"
+EMBEDDINGS = "embeddings"
+TRAINING = "training"
+EVALUATION = "evaluation"
+MONITORING = "monitoring"
+SENTENCES = "sentences"
