@@ -14,6 +14,7 @@ from spoiler_assets.assets.evaluation import MODEL_ASSETS
 from spoiler_assets.models.comparison import Comparison
 from spoiler_assets.models.promotion import GateParams
 from spoiler_assets.monitoring import quality
+from spoiler_assets.partitions import values_by_month
 from spoiler_assets.resources.locations import ReviewSourceResource
 
 # ROC-AUC below this means a model learned next to nothing (the gate's floor too).
@@ -30,11 +31,6 @@ def _result(outcome: quality.Outcome, severity: dg.AssetCheckSeverity, **key: An
     )
 
 
-def _by_month(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dict[str, pd.DataFrame]:
-    # A single-run backfill hands the check every month of the run as {month: frame}.
-    return raw_reviews if isinstance(raw_reviews, dict) else {context.partition_key: raw_reviews}
-
-
 def _worst(outcomes: dict[str, quality.Outcome]) -> quality.Outcome:
     failed = {m: o for m, o in outcomes.items() if not o.passed}
     if not failed:
@@ -49,13 +45,13 @@ def _worst(outcomes: dict[str, quality.Outcome]) -> quality.Outcome:
 def build_raw_review_checks(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset="raw_reviews", partitions_def=partitions_def, description="Columns and types")
     def raw_reviews_schema(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dg.AssetCheckResult:
-        months = _by_month(context, raw_reviews)
+        months = values_by_month(context.partition_keys, raw_reviews)
         return _result(_worst({m: quality.schema(f) for m, f in months.items()}), dg.AssetCheckSeverity.ERROR)
 
     @dg.asset_check(asset="raw_reviews", partitions_def=partitions_def, description="Dates inside the month")
     def raw_reviews_dates(context: dg.AssetCheckExecutionContext, raw_reviews: Any) -> dg.AssetCheckResult:
         outcomes = {}
-        for month, frame in _by_month(context, raw_reviews).items():
+        for month, frame in values_by_month(context.partition_keys, raw_reviews).items():
             start = pd.Timestamp(month)
             outcomes[month] = quality.dates_within(frame, start, start + pd.offsets.MonthBegin(1))
         return _result(_worst(outcomes), dg.AssetCheckSeverity.ERROR)

@@ -29,6 +29,7 @@ from spoiler_assets.features.sources import (
     user_history_table,
     utc_days,
 )
+from spoiler_assets.partitions import monthly_output
 from spoiler_assets.resources.feature_store import FeatureStoreResource
 from spoiler_assets.resources.locations import ReviewSourceResource
 
@@ -138,9 +139,7 @@ def build_review_feature_source(partitions_def: dg.MonthlyPartitionsDefinition) 
             "rows": rows,
             "months": len(written),
         }
-        if len(written) == 1:
-            return dg.Output(next(iter(written.values())), metadata=metadata)
-        return dg.Output(written, metadata=metadata)
+        return monthly_output(written, metadata)
 
     return review_feature_source
 

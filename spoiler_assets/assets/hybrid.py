@@ -1,7 +1,7 @@
 """Sentence embeddings and the two hybrid models (XGBoost, MLP) on [embedding + Feast
 features]; both compete in `model_comparison`."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from spoiler_assets.models.hybrid import HybridInputs, HybridSplit
 from spoiler_assets.models.hybrid_mlp import MLPParams, MLPSpoilerModel, train_mlp
 from spoiler_assets.models.hybrid_xgboost import XGBoostParams, XGBoostSpoilerModel, train_xgboost
 from spoiler_assets.models.ray_batches import ActorPool, RayBatchParams, encode_on_ray, ray_pool
+from spoiler_assets.partitions import monthly_output, partition_values
 from spoiler_assets.resources.feature_store import EmbeddingCacheResource, FeatureStoreResource
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
@@ -147,7 +148,7 @@ def build_review_embeddings(partitions_def: dg.MonthlyPartitionsDefinition) -> d
             "encoded_now": n_encoded,
             "from_cache": len(todo.rows) - n_encoded + todo.n_cached,
         }
-        return dg.Output(out[next(iter(out))] if len(out) == 1 else out, metadata=metadata)
+        return monthly_output(out, metadata)
 
     return review_embeddings
 
@@ -211,12 +212,6 @@ def _log_progress(context: dg.AssetExecutionContext) -> Callable[[int, int, floa
     return log
 
 
-def _embedding_parts(value: Any) -> list[ReviewEmbeddings]:
-    # An unpartitioned asset reading a partitioned one receives {partition: value}, or
-    # the bare value when the partitions definition holds a single partition.
-    return list(value.values()) if isinstance(value, Mapping) else [value]
-
-
 def _split(dataset: pd.DataFrame, parts: list[ReviewEmbeddings], name: str) -> HybridSplit:
     rows = dataset[dataset["split"] == name]
     return HybridSplit(
@@ -237,7 +232,7 @@ def _train_and_log(
     review_source: ReviewSourceResource,
     train: Callable[[HybridSplit, HybridSplit, HybridInputs], HybridModel],
 ) -> dg.Output[TrainedModel]:
-    parts = _embedding_parts(review_embeddings)
+    parts = partition_values(review_embeddings)
     train_split, valid_split = (_split(training_dataset, parts, s) for s in ("train", "valid"))
     encoder = next(p.encoder for p in parts)
     inputs = HybridInputs(store=feature_store.spec(), encoder=encoder)

@@ -8,15 +8,10 @@ from pydantic import Field
 
 from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.data.splitting import SplitConfig, split_by_time
+from spoiler_assets.partitions import partition_values
 from spoiler_assets.resources.locations import ReviewSourceResource
 
 PREPARATION = "preparation"
-
-
-def _partition_frames(value: Any) -> list[pd.DataFrame]:
-    # An unpartitioned asset reading a partitioned one receives {partition: frame}, or
-    # the bare frame when the partitions definition holds a single partition.
-    return list(value.values()) if isinstance(value, dict) else [value]
 
 
 @dg.asset(group_name=PREPARATION, kinds={"pandas"})
@@ -31,7 +26,7 @@ def cleaned_reviews(
     re-posted, or re-landed, later), so one new month can change which copy is earliest
     and the majority label of rows in older months. It runs in the retraining jobs, not
     when a month lands (`landing_job` materializes only `raw_reviews` and monitoring)."""
-    raw = pd.concat(_partition_frames(raw_reviews), ignore_index=True)
+    raw = pd.concat(partition_values(raw_reviews), ignore_index=True)
     cleaned, report = clean_reviews(raw, movie_details)
     return dg.Output(
         cleaned,
