@@ -25,8 +25,8 @@ ui:  ## Dagster UI + daemon on http://127.0.0.1:3000
 api:  ## the prediction API on http://127.0.0.1:8000
 	$(IN_VENV) uvicorn --factory api.main:build_app --port 8000
 
-benchmark:  ## full-size synthetic corpus through raw -> cleaned -> split -> baseline
-	$(IN_VENV) python -m spoiler_assets_tests.benchmarks.pipeline_benchmark
+benchmark:  ## the champion lineage on a full-size synthetic corpus, per asset: wall time, peak memory (ARGS="--reviews N --embed-sample N --lean")
+	$(IN_VENV) python -m spoiler_assets_tests.benchmarks.lineage_benchmark $(ARGS)
 
 stack:  ## the production shape as processes: Postgres, Redis, S3 (moto), MLflow, Ray, Dagster, API (2 workers)
 	scripts/stack.sh up

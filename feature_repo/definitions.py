@@ -32,8 +32,9 @@ user_history_source = FileSource(
     name="user_history_source", path="sources/user_history.parquet", timestamp_field="event_timestamp"
 )
 # One parquet file per review month: a new month adds a file, the others stay as written.
-review_source = FileSource(
-    name="review_source", path="sources/review_features", timestamp_field="event_timestamp"
+# (Not `review_source`: that name is the Dagster resource that reads the Kaggle files.)
+review_stats_source = FileSource(
+    name="review_stats_source", path="sources/review_features", timestamp_field="event_timestamp"
 )
 
 # Movie metadata from the details file; genres multi-hot over IMDB's genre list.
@@ -88,7 +89,7 @@ review_fv = FeatureView(
     name="review_fv",
     entities=[review],
     ttl=FOREVER,
-    source=review_source,
+    source=review_stats_source,
     description="Text statistics of stored reviews: length, lexicon sentiment, spoiler cues, style",
     schema=[Field(name=n, dtype=Float64, description=d) for n, d in _TEXT_STATISTICS.items()],
 )

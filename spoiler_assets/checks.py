@@ -4,13 +4,12 @@ Severity: ERROR where the data is wrong (schema, dates outside their month); WAR
 is unusual and worth a look (shares out of bounds).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from spoiler_assets.assets.evaluation import MODEL_ASSETS
 from spoiler_assets.models.comparison import Comparison
 from spoiler_assets.models.promotion import GateParams
 from spoiler_assets.monitoring import quality
@@ -124,4 +123,7 @@ def _model_check(asset: str) -> dg.AssetChecksDefinition:
     return check
 
 
-model_checks = [_model_check(asset) for asset in MODEL_ASSETS]
+def build_model_checks(competing: Sequence[str]) -> list[dg.AssetChecksDefinition]:
+    """One floor check per competing model asset (SPOILER_MODELS): a model left out has no
+    figures in the comparison to check."""
+    return [_model_check(asset) for asset in competing]

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from spoiler_assets.assets.evaluation import champion_model, model_comparison
+from spoiler_assets.assets.evaluation import build_champion_model, build_model_comparison
 from spoiler_assets.assets.features import (
     build_review_feature_source,
     feature_registry,
@@ -19,13 +19,13 @@ from spoiler_assets.assets.sentences import sentence_evaluation, sentence_model
 from spoiler_assets.assets.training import baseline_model
 from spoiler_assets.assets.transformer import transformer_model
 from spoiler_assets.checks import (
+    build_model_checks,
     build_raw_review_checks,
     cleaned_reviews_duplicates,
     cleaned_reviews_label_share,
     cleaned_reviews_nulls,
-    model_checks,
 )
-from spoiler_assets.jobs import build_monthly_jobs, champion_job, retraining_job
+from spoiler_assets.jobs import batch_scoring_job, champion_job, landing_job, retraining_job
 from spoiler_assets.partitions import review_months
 from spoiler_assets.resources.environment import build_resources
 from spoiler_assets.schedules import build_batch_scoring_schedule, build_retraining_schedule
@@ -36,9 +36,13 @@ _PRODUCTION_EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"fo
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Everything in the code location, for the given settings."""
+    """Everything in the code location, for the given settings.
+
+    Every model asset is defined (visible, materializable by hand); only the competing ones
+    (`settings.models`) feed model_comparison and champion_model, so only they are part of
+    champion_job and retraining_job.
+    """
     months = review_months(settings)
-    landing_job, batch_scoring_job = build_monthly_jobs(months)
     return dg.Definitions(
         assets=[
             build_raw_reviews(months),
@@ -56,8 +60,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_review_embeddings(months),
             xgboost_model,
             mlp_model,
-            model_comparison,
-            champion_model,
+            build_model_comparison(settings.models, settings.left_out),
+            build_champion_model(settings.models),
             sentence_model,
             sentence_evaluation,
             *build_monitoring_assets(months),
@@ -67,7 +71,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             cleaned_reviews_nulls,
             cleaned_reviews_label_share,
             cleaned_reviews_duplicates,
-            *model_checks,
+            *build_model_checks(settings.models),
         ],
         jobs=[champion_job, retraining_job, landing_job, batch_scoring_job],
         sensors=[

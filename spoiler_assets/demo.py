@@ -9,23 +9,25 @@
 Run: `python -m spoiler_assets.demo` (the README's `make demo` does the set-up first).
 """
 
+from __future__ import annotations
+
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
-from typing import Any
-
-import dagster as dg
+from typing import TYPE_CHECKING, Any, TextIO
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
-from spoiler_assets.definitions import build_definitions
-from spoiler_assets.models.comparison import Comparison, comparison_markdown
-from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.settings import SYNTHETIC_FIRST_MONTH, SYNTHETIC_LAST_MONTH, Settings
+
+if TYPE_CHECKING:
+    from spoiler_assets.models.comparison import Comparison
 
 # Small enough to finish in a few minutes on 2 cores, large enough to learn from.
 DEMO_SPEC = CorpusSpec(
@@ -39,6 +41,51 @@ EXAMPLES = (
         )
     },
 )
+
+
+# Warnings that a user of the demo cannot act on: libraries' notices about their own APIs
+# and internals (evidently, for one, imports Litestar's deprecated `Dependency`). Errors,
+# and every other warning (about the data, the models, the run), still show.
+_NOTICE_CATEGORIES: tuple[type[Warning], ...] = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+_NOTICE_MESSAGES = re.compile(
+    "An input example was not provided"  # MLflow, logging a model
+    "|Any type hint is inferred as AnyType"  # MLflow, at import
+    "|On demand feature view is an experimental feature"  # Feast
+)
+# The same for the processes the demo starts (Ray workers, the API), and no progress
+# bars: the demo prints its own progress. A variable the user set is kept.
+_CHILD_ENV = {
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning,ignore::FutureWarning",
+    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def quiet_library_notices() -> None:
+    """Leave the notices above out of this process's output and the ones it starts.
+
+    Filtering where warnings are shown, not with `warnings.filterwarnings`: Feast's
+    modules put "once" filters for DeprecationWarning first whenever they are imported."""
+    import dagster as dg
+
+    categories = (*_NOTICE_CATEGORIES, dg.BetaWarning, dg.PreviewWarning)
+    show = warnings.showwarning
+
+    def show_unless_notice(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if not (issubclass(category, categories) or _NOTICE_MESSAGES.search(str(message))):
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show_unless_notice
+    for name, value in _CHILD_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def prepare_source(settings: Settings) -> None:
@@ -56,6 +103,11 @@ def prepare_source(settings: Settings) -> None:
 
 
 def materialize_champion(settings: Settings) -> Comparison:
+    import dagster as dg
+
+    from spoiler_assets.definitions import build_definitions
+    from spoiler_assets.partitions import all_months_tags
+
     defs = build_definitions(settings)
     months = defs.resolve_assets_def("raw_reviews").partitions_def
     assert months is not None
@@ -106,7 +158,6 @@ def serve_and_predict(settings: Settings) -> None:
         **os.environ,
         "SPOILER_DATA_DIR": str(settings.data_dir),
         "PYTHONPATH": str(root),
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
     server = subprocess.Popen(
         [
@@ -145,6 +196,9 @@ def serve_and_predict(settings: Settings) -> None:
 
 
 def main() -> None:
+    quiet_library_notices()  # before the pipeline's libraries are imported
+    from spoiler_assets.models.comparison import comparison_markdown
+
     settings = Settings.from_env()
     print(f"data dir: {settings.data_dir}")
     prepare_source(settings)

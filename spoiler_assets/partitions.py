@@ -6,11 +6,15 @@ from typing import Any, TypeVar
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from spoiler_assets.settings import Settings
 
 T = TypeVar("T")
+
+# The run tags of a single-run backfill, as Dagster documents them for launching one run
+# over a partition range.
+PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
 def review_months(settings: Settings) -> dg.MonthlyPartitionsDefinition:
@@ -27,7 +31,7 @@ def all_months_tags(partitions_def: dg.PartitionsDefinition) -> dict[str, str]:
     """Run tags for one run over every partition (a single-run backfill): how the
     champion and retraining jobs, which hold monthly and unpartitioned assets, run."""
     keys = partitions_def.get_partition_keys()
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return {PARTITION_RANGE_START: keys[0], PARTITION_RANGE_END: keys[-1]}
 
 
 def partition_values(value: T | Mapping[str, T]) -> list[T]:

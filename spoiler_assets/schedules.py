@@ -2,9 +2,8 @@
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from spoiler_assets.jobs import retraining_job
+from spoiler_assets.jobs import NamedJob, retraining_job
 from spoiler_assets.partitions import all_months_tags
 
 
@@ -24,7 +23,7 @@ def build_retraining_schedule(partitions_def: dg.MonthlyPartitionsDefinition) ->
     return retraining_schedule
 
 
-def build_batch_scoring_schedule(batch_scoring_job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def build_batch_scoring_schedule(batch_scoring_job: NamedJob) -> dg.ScheduleDefinition:
     """On the 1st of each month, score the month that just ended and check it for drift.
 
     The partitions include the current month (so landed reviews have a home), hence the
@@ -33,7 +32,7 @@ def build_batch_scoring_schedule(batch_scoring_job: UnresolvedAssetJobDefinition
 
     @dg.schedule(
         name="batch_scoring_schedule",
-        job=batch_scoring_job,
+        job_name=batch_scoring_job.name,
         cron_schedule="0 1 1 * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )

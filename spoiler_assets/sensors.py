@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from spoiler_assets.data.kaggle import TooManyBadLinesError
+from spoiler_assets.jobs import NamedJob
 from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
 
 
 def build_landing_sensor(
     partitions_def: dg.MonthlyPartitionsDefinition,
-    landing_job: UnresolvedAssetJobDefinition,
+    landing_job: NamedJob,
     interval_s: int,
 ) -> dg.SensorDefinition:
     @dg.sensor(
-        job=landing_job,
+        job_name=landing_job.name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Starts a landing_job run for each review month found in a new landed file",
@@ -83,10 +83,10 @@ def _cursor_version(entry: object) -> str | None:
 
 
 def build_drift_sensor(
-    retraining_job: UnresolvedAssetJobDefinition, partitions_def: dg.MonthlyPartitionsDefinition
+    retraining_job: NamedJob, partitions_def: dg.MonthlyPartitionsDefinition
 ) -> dg.SensorDefinition:
     @dg.sensor(
-        job=retraining_job,
+        job_name=retraining_job.name,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Requests retraining once per month whose drift_report decided 'drift' or found a"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spoiler_assets.data.lines import DEFAULT_MAX_LINE_BYTES
@@ -27,6 +27,17 @@ DEFAULT_FEATURE_REPO = Path(__file__).resolve().parents[1] / "feature_repo"
 
 
 ENDPOINTS_AND_SECRETS = ("AWS_ENDPOINT_URL", "MLFLOW_TRACKING_URI", "REDIS_URL")
+
+# Every model asset that can compete for champion; SPOILER_MODELS picks among them.
+MODEL_ASSETS = ("baseline_model", "xgboost_model", "mlp_model", "transformer_model")
+# Out of the default selection where no GPU is present, each with the reason that
+# model_comparison shows (issue 10: ROC-AUC 0.536 on the demo corpus, 0.61 on real reviews).
+CPU_LEFT_OUT = {
+    "transformer_model": (
+        "on CPU its default fine-tuning budget stays near chance (ROC-AUC 0.536 on the demo"
+        " SYNTHETIC corpus); set SPOILER_MODELS to include it, or run where a GPU is present"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,12 @@ class Settings:
     landing_uri: str = ""
     sensor_interval_s: int = 60
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    models: tuple[str, ...] = MODEL_ASSETS
+    """Model assets that compete for champion (SPOILER_MODELS): the inputs of
+    model_comparison, so the models that champion_job trains. The others stay in the
+    definitions and can be materialized by hand."""
+    left_out: Mapping[str, str] = field(default_factory=dict)
+    """Each model asset outside `models`, with why it is out (model_comparison shows it)."""
     # Endpoints and secrets read from this process's environment (not from a mapping
     # passed in): resources then take them as `dg.EnvVar`, so Dagster shows the variable's
     # name, not its value, and resolves it where the run executes.
@@ -93,7 +110,7 @@ class Settings:
         return self.mlflow_tracking_uri.startswith("sqlite:")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, gpu: bool | None = None) -> Settings:
         """Read the settings from `environ` (default: the process environment).
 
         Variables (all optional):
@@ -115,8 +132,15 @@ class Settings:
                 a SQLite file in the data dir).
             SPOILER_FEATURE_REPO: folder of the Feast definitions (default `feature_repo/`).
             SPOILER_FEAST_PROJECT: Feast project name (default `spoiler_shield`).
+            SPOILER_MODELS: comma-separated model assets that compete for champion, from
+                baseline_model, xgboost_model, mlp_model, transformer_model (default: all
+                but transformer_model, which joins them when a GPU is present).
+
+        A variable set to an empty value counts as unset: its default applies.
+        `gpu` says whether a GPU is present (default: ask torch, only when SPOILER_MODELS
+        is unset).
         """
-        env = os.environ if environ is None else environ
+        env = {k: v for k, v in (os.environ if environ is None else environ).items() if v.strip()}
         data_dir = Path(env.get("SPOILER_DATA_DIR", ".spoiler_data")).resolve()
         default_source = str(data_dir / "synthetic_corpus")
         source = env.get("SPOILER_SOURCE") or default_source
@@ -125,6 +149,7 @@ class Settings:
             SYNTHETIC_FIRST_MONTH if is_default else KAGGLE_FIRST_MONTH
         )
         last = env.get("SPOILER_LAST_MONTH") or None
+        models, left_out = select_models(env.get("SPOILER_MODELS"), gpu)
         return cls(
             data_dir=data_dir,
             source_uri=source,
@@ -142,8 +167,33 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             feature_repo_dir=Path(env.get("SPOILER_FEATURE_REPO") or DEFAULT_FEATURE_REPO).resolve(),
             feast_project=env.get("SPOILER_FEAST_PROJECT") or DEFAULT_FEAST_PROJECT,
+            models=models,
+            left_out=left_out,
             from_process_env=frozenset(n for n in ENDPOINTS_AND_SECRETS if environ is None and env.get(n)),
         )
+
+
+def select_models(value: str | None, gpu: bool | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The competing model assets and why each other one is out, from SPOILER_MODELS's
+    `value` (None: the default for this machine, with or without a `gpu`)."""
+    if value is None:
+        left_out = {} if (_gpu_present() if gpu is None else gpu) else dict(CPU_LEFT_OUT)
+        return tuple(m for m in MODEL_ASSETS if m not in left_out), left_out
+    named = {name.strip() for name in value.split(",")} - {""}
+    choices = f"choose from {', '.join(MODEL_ASSETS)}"
+    if not named:
+        raise ValueError(f"SPOILER_MODELS names no model asset ({value!r}); {choices}")
+    unknown = sorted(named - set(MODEL_ASSETS))
+    if unknown:
+        raise ValueError(f"SPOILER_MODELS: unknown model asset(s) {', '.join(unknown)}; {choices}")
+    left_out = {m: "not in SPOILER_MODELS" for m in MODEL_ASSETS if m not in named}
+    return tuple(m for m in MODEL_ASSETS if m in named), left_out
+
+
+def _gpu_present() -> bool:
+    import torch  # here, not at import: the definitions ask once, when they are built
+
+    return bool(torch.cuda.is_available())
 
 
 def _landing_default(env: Mapping[str, str], data_dir: Path) -> str:

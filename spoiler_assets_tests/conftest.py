@@ -1,6 +1,5 @@
 """Fixtures shared by the suite: sample data locations and real servers on loopback."""
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,16 +9,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from spoiler_assets_tests.servers import answers_ok, free_port, wait_until_ready
+
 if TYPE_CHECKING:
     from spoiler_assets.settings import Settings
 
 REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb_real_sample"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -72,8 +67,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import signal
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     root = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
@@ -99,17 +92,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.5)
+        wait_until_ready(
+            lambda: answers_ok(f"{url}/health", timeout_s=2),
+            "mlflow server",
+            timeout_s=90,
+            process=server,
+            log=root / "server.log",
+        )
         yield url
     finally:
         # The server's workers are its children: signal the whole group, and kill it when

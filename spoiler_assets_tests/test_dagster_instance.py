@@ -23,8 +23,8 @@ import pytest
 from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
 
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
-from spoiler_assets_tests.conftest import free_port
-from spoiler_assets_tests.helpers import corpus_settings, run_champion_job
+from spoiler_assets_tests.helpers import BASELINE_ONLY, corpus_settings, run_champion_job
+from spoiler_assets_tests.servers import free_port, wait_until_ready
 
 # The champion lineage, `dagster dev` start-up and a sensor run with a process per step
 # take minutes on a small shared machine: more than the suite's default timeout.
@@ -39,7 +39,6 @@ ASSET_GRAPH_PATH = "/asset-groups"
 LANDED_MONTH = "2017-01-01"
 # Telemetry off (no network from tests); nux off: no first-visit prompts in the UI.
 DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
-# The champion only has to exist (landing_job scores with it): the smallest models do.
 _LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 _GROUPS_QUERY = "{ assetNodes { groupName } }"
@@ -72,8 +71,14 @@ def dagster_dev(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     same instance meanwhile, then one month landed. Stopped, children included, at the end."""
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    # The champion only has to exist (landing_job scores with it): the baseline alone does.
     settings = corpus_settings(
-        tmp_path_factory.mktemp("data"), tiny_corpus, "2016-01", "2017-03", SPOILER_SENSOR_INTERVAL_S="5"
+        tmp_path_factory.mktemp("data"),
+        tiny_corpus,
+        "2016-01",
+        "2017-03",
+        models=BASELINE_ONLY,
+        SPOILER_SENSOR_INTERVAL_S="5",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOILER_", "DAGSTER_"))}
     for name in ("REDIS_URL", "AWS_ENDPOINT_URL"):
@@ -87,6 +92,7 @@ def dagster_dev(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         SPOILER_LAST_MONTH=settings.last_month or "",
         SPOILER_LANDING_URI=settings.landing_uri,
         SPOILER_SENSOR_INTERVAL_S=str(settings.sensor_interval_s),
+        SPOILER_MODELS=",".join(settings.models),
         MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
     )
     port = free_port()
@@ -165,23 +171,20 @@ def _start_dagster_dev(port: int, env: dict[str, str], log: Path) -> subprocess.
 
 def _wait_for_code_location(dev: DagsterDev, process: subprocess.Popen, timeout_s: float) -> None:
     """Until the webserver answers and the code location has loaded (fails fast on a load error)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"dagster dev exited with {process.returncode}\n{dev.log_tail()}")
-        try:
-            entries = dev.graphql(_LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
-        except OSError:
-            entries = []
+
+    def loaded() -> bool:
+        entries = dev.graphql(_LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
         for entry in entries:
-            loaded = entry["locationOrLoadError"]
-            if loaded and loaded["__typename"] == "PythonError":
-                pytest.fail(f"code location {entry['name']} failed to load: {loaded['message']}")
-        if entries and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries):
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"dagster dev not ready after {timeout_s} s\n{dev.log_tail()}")
-        time.sleep(1)
+            location = entry["locationOrLoadError"]
+            if location and location["__typename"] == "PythonError":
+                pytest.fail(f"code location {entry['name']} failed to load: {location['message']}")
+        return bool(entries) and all(
+            e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries
+        )
+
+    wait_until_ready(
+        loaded, "dagster dev", timeout_s=timeout_s, interval_s=1, process=process, log=dev.log_tail
+    )
 
 
 def _land_month(landing: Path, scratch: Path) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 import dagster as dg
 
 from spoiler_assets.definitions import build_definitions
+from spoiler_assets.partitions import all_months_tags
 from spoiler_assets.settings import Settings
 
 
@@ -35,3 +36,17 @@ def test_batch_scoring_scores_the_month_that_just_ended(tmp_path: Path) -> None:
     data = defs.resolve_schedule_def("batch_scoring_schedule").evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2018-02-01"]
     assert defs.resolve_schedule_def("batch_scoring_schedule").job_name == "batch_scoring_job"
+
+
+def test_all_months_tags_run_every_partition_in_one_run() -> None:
+    """The documented range tags, written as plain strings, still make one run of every month."""
+    months = dg.MonthlyPartitionsDefinition(start_date="2017-01-01", end_date="2017-04-01")
+
+    runs: list[list[str]] = []
+
+    @dg.asset(partitions_def=months, backfill_policy=dg.BackfillPolicy.single_run())
+    def monthly(context: dg.AssetExecutionContext) -> None:
+        runs.append(context.partition_keys)
+
+    assert dg.materialize([monthly], tags=all_months_tags(months)).success
+    assert runs == [["2017-01-01", "2017-02-01", "2017-03-01"]]

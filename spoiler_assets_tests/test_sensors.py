@@ -8,7 +8,7 @@ import boto3
 import dagster as dg
 import pytest
 
-from spoiler_assets.jobs import build_monthly_jobs, retraining_job
+from spoiler_assets.jobs import landing_job, retraining_job
 from spoiler_assets.resources.locations import LandingZoneResource, ReportStoreResource, ReviewSourceResource
 from spoiler_assets.sensors import build_drift_sensor, build_landing_sensor, run_failure_sensor
 
@@ -23,7 +23,6 @@ def _line(date: str, text: str = "A fine film.") -> str:
 
 
 def _landing(tmp_path: Path) -> tuple[dg.SensorDefinition, dict[str, object]]:
-    landing_job, _ = build_monthly_jobs(MONTHS)
     resources = {
         "landing_zone": LandingZoneResource(base_uri=str(tmp_path / "landing")),
         "review_source": ReviewSourceResource(base_uri=str(tmp_path / "source"), max_bad_line_share=0.1),
@@ -108,7 +107,6 @@ def test_cursor_written_before_versions_does_not_rerun_its_files(tmp_path: Path)
 @pytest.mark.integration
 def test_object_replaced_on_s3_is_processed_again_once(s3_endpoint: str, s3_bucket: str) -> None:
     """Same name, same size, same second: only the ETag tells the new object apart."""
-    landing_job, _ = build_monthly_jobs(MONTHS)
     sensor = build_landing_sensor(MONTHS, landing_job, 30)
     resources: dict[str, object] = {
         "landing_zone": LandingZoneResource(base_uri=f"s3://{s3_bucket}/landing", endpoint_url=s3_endpoint),

@@ -15,14 +15,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from spoiler_assets.assets.groups import FEATURES
 from spoiler_assets.features.repo import MaterializedView
-from spoiler_assets.features.schema import (
-    CONTEXT_FEATURES,
-    FEATURE_SERVICE,
-    MODEL_FEATURES,
-    MOVIE_FEATURES,
-    USER_FEATURES,
-)
+from spoiler_assets.features.retrieval import missing_shares
+from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES, USER_FEATURES
 from spoiler_assets.features.sources import (
     movie_feature_table,
     review_feature_table,
@@ -33,7 +29,6 @@ from spoiler_assets.partitions import monthly_output
 from spoiler_assets.resources.feature_store import FeatureStoreResource
 from spoiler_assets.resources.locations import ReviewSourceResource
 
-FEATURES = "features"
 REVIEW_SOURCE_DIR = "sources/review_features"
 
 
@@ -234,11 +229,6 @@ def training_dataset(
     dataset = pd.concat(
         [review_split[["review_id", "split", "is_spoiler", "review_date"]], features], axis=1
     ).reset_index(drop=True)
-    missing = {
-        "movie": features[list(MOVIE_FEATURES)].isna().all(axis=1).mean(),
-        "user_history": features[list(USER_FEATURES)].isna().all(axis=1).mean(),
-        "context": features[list(CONTEXT_FEATURES)].isna().any(axis=1).mean(),
-    }
     preview = dataset[["split", "is_spoiler", *MODEL_FEATURES[:3], *USER_FEATURES]].head(5)
     return dg.Output(
         dataset,
@@ -247,7 +237,7 @@ def training_dataset(
             "feature_service": FEATURE_SERVICE,
             "rows": len(dataset),
             "features": len(MODEL_FEATURES),
-            **{f"missing_{name}_share": float(share) for name, share in missing.items()},
+            **{f"missing_{name}_share": share for name, share in missing_shares(features).items()},
             "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
         },
     )

@@ -7,21 +7,21 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from spoiler_assets.assets.groups import INGESTION
 from spoiler_assets.data.kaggle import (
     BadLine,
     ReviewReadResult,
     TooManyBadLinesError,
-    _Columns,
+    empty_reviews,
     merge_results,
 )
 from spoiler_assets.data.month_index import FileMonths, months_seen, needs_read
+from spoiler_assets.partitions import monthly_output
 from spoiler_assets.resources.locations import (
     LandingZoneResource,
     QuarantineResource,
     ReviewSourceResource,
 )
-
-INGESTION = "ingestion"
 
 
 def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.AssetsDefinition:
@@ -94,12 +94,11 @@ def build_raw_reviews(partitions_def: dg.MonthlyPartitionsDefinition) -> dg.Asse
             name = f"raw_reviews/{context.run.run_id}"
             metadata["quarantine"] = dg.MetadataValue.path(quarantine.write(name, result.bad_lines))
             context.log.warning(f"{len(result.bad_lines)} review lines quarantined")
-        by_month = {m: result.by_month.get(m, _empty_month()) for m in months}
+        # A month that no file read holds: the raw schema, no rows.
+        by_month = {m: result.by_month.get(m, empty_reviews()) for m in months}
         if len(months) == 1:
-            frame = by_month[months[0]]
-            metadata["preview"] = dg.MetadataValue.md(_preview(frame))
-            return dg.Output(frame, metadata=metadata)
-        return dg.Output(by_month, metadata=metadata)
+            metadata["preview"] = dg.MetadataValue.md(_preview(by_month[months[0]]))
+        return monthly_output(by_month, metadata)
 
     return raw_reviews
 
@@ -159,12 +158,6 @@ def _read_landed(
         other = sum(len(f) for m, f in result.by_month.items() if m not in months)
         results.append(replace(result, by_month=wanted, n_other_months=other))
     return results, refused
-
-
-def _empty_month() -> pd.DataFrame:
-    """A month that every file is known not to hold (none was read): the raw schema, no
-    rows. (A read always returns every month it was asked for, empty ones included.)"""
-    return _Columns().frame()
 
 
 @dg.asset(group_name=INGESTION, kinds={"pandas"})

@@ -2,7 +2,7 @@
 checked for drift and, where it carries labels, for the champion's performance."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import dagster as dg
@@ -10,25 +10,21 @@ import mlflow
 import pandas as pd
 from pydantic import Field
 
+from spoiler_assets.assets.groups import MONITORING
 from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.models.base import labelled_probabilities
-from spoiler_assets.models.embeddings import EncoderSpec, encode_remembered, text_digest
 from spoiler_assets.models.ray_batches import score_reviews
-from spoiler_assets.monitoring.drift import DriftConfig, compute_drift
-from spoiler_assets.monitoring.performance import (
-    PerformanceConfig,
-    PerformanceResult,
-    performance_on_month,
-    reference_figures,
-)
+from spoiler_assets.monitoring.drift import DriftConfig, DriftResult
+from spoiler_assets.monitoring.month import drift_of_month, performance_of_month, predictions_frame
+from spoiler_assets.monitoring.performance import PerformanceConfig, PerformanceResult
 from spoiler_assets.resources.locations import ReportStoreResource, ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 
-MONITORING = "monitoring"
-PREDICTION_COLUMNS = [
-    "review_id", "review_date", "movie_id", "user_id", "review_text", "is_spoiler",
-    "spoiler_probability", "predicted_spoiler", "model_name", "model_version",
-]  # fmt: skip
+PERFORMANCE_CHECK = "champion_performance"
+_DRIFT = DriftConfig()
+_PERFORMANCE = PerformanceConfig()
+# Performance settings sit beside the drift settings in the run config, under this prefix.
+_PERFORMANCE_PREFIX = "performance_"
 
 
 @dataclass(frozen=True)
@@ -50,41 +46,46 @@ class DriftSummary:
 
 
 class DriftReportConfig(dg.Config):
+    """Run config of `drift_report`; defaults are `DriftConfig`'s and `PerformanceConfig`'s."""
+
     value_threshold: float = Field(
-        default=0.25, description="Drift score at which a signal counts as drifted"
+        default=_DRIFT.value_threshold, description="Drift score at which a signal counts as drifted"
     )
     embedding_threshold: float = Field(
-        default=0.1, description="Distance at which embeddings count as drifted"
+        default=_DRIFT.embedding_threshold, description="Distance at which embeddings count as drifted"
     )
-    min_drifted_signals: int = Field(default=2, description="Drifted signals needed to decide 'drift'")
-    sample_size: int = Field(default=2_000, description="Reviews sampled from each side")
+    min_drifted_signals: int = Field(
+        default=_DRIFT.min_drifted_signals, description="Drifted signals needed to decide 'drift'"
+    )
+    sample_size: int = Field(default=_DRIFT.sample_size, description="Reviews sampled from each side")
     embedding_sample_size: int = Field(
-        default=300,
+        default=_DRIFT.embedding_sample_size,
         description="Reviews embedded (all-MiniLM-L6-v2) on each side for embedding drift; 0 skips it",
     )
-    seed: int = Field(default=7, description="Sampling seed")
+    seed: int = Field(default=_DRIFT.seed, description="Sampling seed")
     performance_metric: str = Field(
-        default=PerformanceConfig.metric,
+        default=_PERFORMANCE.metric,
         description="Metric compared with the champion's test score on a labelled month",
     )
     performance_warn_drop: float = Field(
-        default=PerformanceConfig.warn_drop,
+        default=_PERFORMANCE.warn_drop,
         description="Drop below the champion's test score that fails the performance check (WARN)",
     )
     performance_retrain_drop: float = Field(
-        default=PerformanceConfig.retrain_drop,
+        default=_PERFORMANCE.retrain_drop,
         description="Drop below the champion's test score that requests retraining",
     )
     performance_min_reviews: int = Field(
-        default=PerformanceConfig.min_reviews, description="Labelled reviews needed to judge performance"
+        default=_PERFORMANCE.min_reviews, description="Labelled reviews needed to judge performance"
     )
 
+    def drift(self) -> DriftConfig:
+        return DriftConfig(**self.model_dump(include={f.name for f in fields(DriftConfig)}))
+
     def performance(self) -> PerformanceConfig:
+        values = self.model_dump()
         return PerformanceConfig(
-            metric=self.performance_metric,
-            warn_drop=self.performance_warn_drop,
-            retrain_drop=self.performance_retrain_drop,
-            min_reviews=self.performance_min_reviews,
+            **{f.name: values[_PERFORMANCE_PREFIX + f.name] for f in fields(PerformanceConfig)}
         )
 
 
@@ -114,20 +115,15 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             classifier, reviews, score=labelled_probabilities,
             progress=lambda done, total, s: context.log.info(f"scored {done:,}/{total:,} reviews ({s:.0f}s)"),
         )  # fmt: skip
-        scored = reviews.assign(
-            spoiler_probability=proba,
-            model_name=mlflow_tracking.model_name,
-            model_version=str(champion.version),
-        )
-        scored["predicted_spoiler"] = scored["spoiler_probability"] >= classifier.threshold
-        scored = scored[PREDICTION_COLUMNS]
-        context.log.info(f"scored {len(scored):,} reviews with v{champion.version} ({ran_on})")
+        version = str(champion.version)
+        scored = predictions_frame(reviews, proba, classifier.threshold, mlflow_tracking.model_name, version)
+        context.log.info(f"scored {len(scored):,} reviews with v{version} ({ran_on})")
         return dg.Output(
             scored,
             metadata={
                 "corpus": review_source.corpus_label(),
                 "rows": len(scored),
-                "model_version": str(champion.version),
+                "model_version": version,
                 "predicted_spoiler_share": float(scored["predicted_spoiler"].mean()) if len(scored) else 0.0,
                 "mean_probability": float(scored["spoiler_probability"].mean()) if len(scored) else 0.0,
             },
@@ -171,43 +167,18 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             yield _performance_check(None)
             return
         version = str(batch_predictions["model_version"].iloc[0])
-        # Held-out reviews (validation + test): the newest window the model was built and
-        # judged on, and one where its probabilities are not inflated by having seen them.
-        reference = review_split[review_split["split"] != "train"]
-        reference = reference.sample(min(len(reference), config.sample_size), random_state=config.seed)
-        classifier = mlflow_tracking.load_version(mlflow_tracking.version(version))
-        reference = reference.assign(spoiler_probability=labelled_probabilities(classifier, reference))
-        drift_config = DriftConfig(
-            value_threshold=config.value_threshold,
-            embedding_threshold=config.embedding_threshold,
-            min_drifted_signals=config.min_drifted_signals,
-            sample_size=config.sample_size,
-            embedding_sample_size=config.embedding_sample_size,
-            seed=config.seed,
-        )
-        embeddings = (
-            [
-                _embed(frame, config.embedding_sample_size, config.seed)
-                for frame in (reference, batch_predictions)
-            ]
-            if config.embedding_sample_size
-            else [None, None]
-        )
-        result = compute_drift(reference, batch_predictions, drift_config, *embeddings)
-        performance = _performance(
-            batch_predictions, classifier.threshold, mlflow_tracking.version(version).tags, config
+        registered = mlflow_tracking.version(version)
+        classifier = mlflow_tracking.load_version(registered)
+        result = drift_of_month(review_split, batch_predictions, classifier, config.drift())
+        performance = performance_of_month(
+            batch_predictions, classifier.threshold, registered.tags, config.performance()
         )
         uris = {
             part: report_store.write_text(f"drift/{month}/{part}.html", html)
             for part, html in result.html.items()
         }
         corpus = review_source.corpus_label()
-        with mlflow_tracking.start_run(f"drift_report {month[:7]}", tags={"corpus": corpus}) as run:
-            mlflow.log_metrics({f"drift_{k}": v for k, v in result.scores.items()})
-            if performance is not None and performance.judged:
-                mlflow.log_metrics({f"month_{k}": v for k, v in performance.month.items()})
-            for part, html in result.html.items():
-                mlflow.log_text(html, f"drift/{month[:7]}/{part}.html")
+        run_id = _log_to_mlflow(mlflow_tracking, month, corpus, result, performance)
         summary = DriftSummary(
             month, result.drift_detected, result.scores, result.reasons, version, uris, performance
         )
@@ -224,7 +195,7 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
             "reference_reviews": result.n_reference,
             "current_reviews": result.n_current,
             "model_version": version,
-            "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
+            "mlflow_run": mlflow_tracking.run_url(run_id),
             **{f"report_{part}": dg.MetadataValue.path(uri) for part, uri in uris.items()},
         }
         yield dg.Output(summary, metadata=metadata)
@@ -233,22 +204,21 @@ def build_monitoring_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> l
     return [batch_predictions, drift_report]
 
 
-PERFORMANCE_CHECK = "champion_performance"
-
-
-def _performance(
-    predictions: pd.DataFrame, threshold: float, tags: dict[str, str], config: DriftReportConfig
-) -> PerformanceResult | None:
-    """The champion on the month's labels, or None for an unlabelled month."""
-    if not predictions["is_spoiler"].notna().all():
-        return None
-    return performance_on_month(
-        predictions["is_spoiler"].to_numpy(dtype=bool),
-        predictions["spoiler_probability"].to_numpy(dtype=float),
-        threshold,
-        reference_figures(tags),
-        config.performance(),
-    )
+def _log_to_mlflow(
+    mlflow_tracking: MlflowTrackingResource,
+    month: str,
+    corpus: str,
+    result: DriftResult,
+    performance: PerformanceResult | None,
+) -> str:
+    """One MLflow run per checked month: drift scores, the month's figures, the reports."""
+    with mlflow_tracking.start_run(f"drift_report {month[:7]}", tags={"corpus": corpus}) as run:
+        mlflow.log_metrics({f"drift_{k}": v for k, v in result.scores.items()})
+        if performance is not None and performance.judged:
+            mlflow.log_metrics({f"month_{k}": v for k, v in performance.month.items()})
+        for part, html in result.html.items():
+            mlflow.log_text(html, f"drift/{month[:7]}/{part}.html")
+    return str(run.info.run_id)
 
 
 def _performance_metadata(performance: PerformanceResult | None) -> dict[str, Any]:
@@ -272,14 +242,3 @@ def _performance_check(performance: PerformanceResult | None) -> dg.AssetCheckRe
         description=description,
         metadata={k: v for k, v in _performance_metadata(performance).items() if k != "performance"},
     )
-
-
-# Drift compares samples with one fixed descriptor, whatever the models were trained on:
-# the embedding threshold (0.1) was set from months measured with 128-token vectors.
-_DRIFT_ENCODER = EncoderSpec(max_seq_length=128)
-
-
-def _embed(frame: pd.DataFrame, size: int, seed: int) -> Any:
-    sample = frame.sample(min(len(frame), size), random_state=seed)["review_text"].tolist()
-    vectors, _ = encode_remembered(sample, [text_digest(t) for t in sample], _DRIFT_ENCODER)
-    return vectors

@@ -6,12 +6,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from spoiler_assets.assets.groups import PREPARATION
 from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.data.splitting import SplitConfig, split_by_time
 from spoiler_assets.partitions import partition_values
 from spoiler_assets.resources.locations import ReviewSourceResource
 
-PREPARATION = "preparation"
+_SPLIT = SplitConfig()
 
 
 @dg.asset(group_name=PREPARATION, kinds={"pandas"})
@@ -44,8 +45,17 @@ def cleaned_reviews(
 
 
 class ReviewSplitConfig(dg.Config):
-    valid_share: float = Field(default=0.1, description="Share of reviews (by time) for validation")
-    test_share: float = Field(default=0.1, description="Share of the newest reviews held out for test")
+    """Run config of `review_split`; defaults are `SplitConfig`'s."""
+
+    valid_share: float = Field(
+        default=_SPLIT.valid_share, description="Share of reviews (by time) for validation"
+    )
+    test_share: float = Field(
+        default=_SPLIT.test_share, description="Share of the newest reviews held out for test"
+    )
+
+    def split(self) -> SplitConfig:
+        return SplitConfig(**self.model_dump())
 
 
 @dg.asset(group_name=PREPARATION, kinds={"pandas"})
@@ -59,7 +69,7 @@ def review_split(
     review, so a new month moves them and changes the split of older rows (the previous
     test month becomes validation or training), and the no-text-in-two-splits rule looks
     across all months."""
-    split = split_by_time(cleaned_reviews, SplitConfig(config.valid_share, config.test_share))
+    split = split_by_time(cleaned_reviews, config.split())
     summary = split.groupby("split", observed=True).agg(
         rows=("review_id", "size"),
         spoiler_share=("is_spoiler", "mean"),

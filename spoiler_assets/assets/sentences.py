@@ -8,14 +8,15 @@ import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
 from pydantic import Field
 
 from spoiler_assets.assets.evaluation import Champion
+from spoiler_assets.assets.groups import SENTENCES
+from spoiler_assets.assets.model_run import Fit, train_in_mlflow_run
 from spoiler_assets.models.base import SpoilerClassifier, TrainedModel, reviews_frame
-from spoiler_assets.models.digest import DIGEST_TAG, registered_artifacts_digest
 from spoiler_assets.models.sentence_evaluation import (
     GOODREADS_FILE,
+    SentenceSample,
     evaluate_sentence_scorers,
     load_goodreads_sentences,
     sample_sentences,
@@ -27,22 +28,27 @@ from spoiler_assets.models.sentences import (
     train_sentence_model,
 )
 from spoiler_assets.resources.locations import ReviewSourceResource
-from spoiler_assets.resources.tracking import CHAMPION_ALIAS, MlflowTrackingResource
+from spoiler_assets.resources.tracking import MlflowTrackingResource
 
-SENTENCES = "sentences"
 # The team's checkout keeps real sentence labels beside the repository (../shared/data);
 # a user's machine has no such folder and the evaluation says so instead of scoring.
 _REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_SENTENCE_LABELS = _REPOSITORY.parent / "shared" / "data" / "goodreads_sentences"
 
 
+_MODEL = SentenceParams()
+_SAMPLE = SentenceSample()
+
+
 class SentenceModelConfig(dg.Config):
-    hash_bits: int = Field(default=SentenceParams.hash_bits, description="log2 of the hashed n-gram columns")
-    ngram_max: int = Field(default=SentenceParams.ngram_max, description="Longest word n-gram")
-    alpha: float = Field(default=SentenceParams.alpha, description="L2 penalty of the SGD logistic loss")
-    epochs: int = Field(default=SentenceParams.epochs, description="SGD epochs per fit")
-    mil_rounds: int = Field(default=SentenceParams.mil_rounds, description="Relabelling rounds of MIL")
-    seed: int = Field(default=SentenceParams.seed, description="Random seed")
+    """Run config of `sentence_model`; defaults are `SentenceParams`'."""
+
+    hash_bits: int = Field(default=_MODEL.hash_bits, description="log2 of the hashed n-gram columns")
+    ngram_max: int = Field(default=_MODEL.ngram_max, description="Longest word n-gram")
+    alpha: float = Field(default=_MODEL.alpha, description="L2 penalty of the SGD logistic loss")
+    epochs: int = Field(default=_MODEL.epochs, description="SGD epochs per fit")
+    mil_rounds: int = Field(default=_MODEL.mil_rounds, description="Relabelling rounds of MIL")
+    seed: int = Field(default=_MODEL.seed, description="Random seed")
 
     def params(self) -> SentenceParams:
         return SentenceParams(**self.model_dump())
@@ -74,56 +80,32 @@ def sentence_model(
     params = config.params()
     train = review_split[review_split["split"] == "train"]
     valid = review_split[review_split["split"] == "valid"]
-    corpus = review_source.corpus_label()
-    with mlflow_tracking.start_run(
-        "sentence_model", tags={"corpus": corpus, "dagster_run_id": context.run.run_id}
-    ) as run:
+
+    def fit() -> Fit:
         context.log.info(f"MIL over the sentences of {len(train):,} training reviews")
         model = train_sentence_model(train, valid, params)
-        mlflow.log_params(asdict(params))
-        mlflow.log_metric("threshold", model.threshold)
-        model_uri = mlflow_tracking.log_classifier(model)
+        return Fit(model, metrics={"threshold": model.threshold}, metadata={"train_reviews": len(train)})
+
+    corpus = review_source.corpus_label()
+    run = train_in_mlflow_run(context, mlflow_tracking, corpus, asdict(params), fit)
     name = mlflow_tracking.model_name + SENTENCE_MODEL_SUFFIX
     champion_version = champion_model.version
-    version = _register(mlflow_tracking, model_uri, name, corpus, champion_version)
-    served = champion_model.promoted or not _has_alias(mlflow_tracking, name)
+    # Tagged with its artifacts' digest as the champion is: the API checks it before unpickling.
+    tags = {"corpus": corpus, "review_champion_version": str(champion_version)}
+    version = mlflow_tracking.register(run.trained.model_uri, tags, name=name)
+    served = champion_model.promoted or mlflow_tracking.champion_version(name) is None
     if served:
-        mlflow_tracking.client().set_registered_model_alias(name, CHAMPION_ALIAS, version)
-    trained = TrainedModel(classifier=model, run_id=run.info.run_id, model_uri=model_uri, corpus=corpus)
+        mlflow_tracking.set_champion(version)
     return dg.Output(
-        RegisteredSentenceModel(trained, name, version, champion_version),
+        RegisteredSentenceModel(run.trained, name, str(version.version), champion_version),
         metadata={
-            "corpus": corpus,
+            **run.metadata,
             "registered_model": name,
-            "version": version,
+            "version": str(version.version),
             "served_as_champion": served,
             "review_champion_version": str(champion_version),
-            "threshold": model.threshold,
-            "mlflow_run": mlflow_tracking.run_url(run.info.run_id),
-            "train_reviews": len(train),
         },
     )
-
-
-def _register(
-    tracking: MlflowTrackingResource, model_uri: str, name: str, corpus: str, champion: str | None
-) -> str:
-    """A new version of `name`, tagged with its artifacts' digest as the champion is (the
-    API checks it before unpickling)."""
-    mlflow.set_tracking_uri(tracking.tracking_uri)
-    tags = {"corpus": corpus, "review_champion_version": str(champion)}
-    version = str(mlflow.register_model(model_uri, name, tags=tags).version)
-    digest = registered_artifacts_digest(tracking.tracking_uri, name, version)
-    tracking.client().set_model_version_tag(name, version, DIGEST_TAG, digest)
-    return version
-
-
-def _has_alias(tracking: MlflowTrackingResource, name: str) -> bool:
-    try:
-        tracking.client().get_model_version_by_alias(name, CHAMPION_ALIAS)
-    except MlflowException:
-        return False
-    return True
 
 
 class SentenceEvaluationConfig(dg.Config):
@@ -132,9 +114,13 @@ class SentenceEvaluationConfig(dg.Config):
         description=f"Folder holding the Goodreads spoiler sentences ({GOODREADS_FILE})",
     )
     max_sentences: int | None = Field(
-        default=None, description="Score a seeded uniform sample of this many sentences (None: all)"
+        default=_SAMPLE.max_sentences,
+        description="Score a seeded uniform sample of this many sentences (None: all)",
     )
-    seed: int = Field(default=7, description="Seed of the sample")
+    seed: int = Field(default=_SAMPLE.seed, description="Seed of the sample")
+
+    def sample(self) -> SentenceSample:
+        return SentenceSample(**self.model_dump(exclude={"labels_dir"}))
 
 
 @dg.asset(group_name=SENTENCES, kinds={"mlflow"}, output_required=False)
@@ -155,7 +141,7 @@ def sentence_evaluation(
     if not (folder / GOODREADS_FILE).exists():
         context.log.warning(f"no sentence labels at {folder / GOODREADS_FILE}: sentence_evaluation skipped")
         return
-    sentences = sample_sentences(load_goodreads_sentences(folder), config.max_sentences, config.seed)
+    sentences = sample_sentences(load_goodreads_sentences(folder), config.sample())
     sentence_scorer = sentence_model.trained.classifier
     assert isinstance(sentence_scorer, SentenceModel)
     scorers: dict[str, tuple[str, Callable[[Sequence[str]], np.ndarray]]] = {

@@ -97,6 +97,11 @@ class _Columns:
         )
 
 
+def empty_reviews() -> pd.DataFrame:
+    """The raw review schema with no rows: a month that no file holds."""
+    return _Columns().frame()
+
+
 def join_uri(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}"
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from spoiler_assets.data import synthetic_vocabulary as vocab
 from spoiler_assets.data.formats import DETAILS_FILE, MONTH_NAMES, REVIEWS_FILE, SYNTHETIC_MARKER
+from spoiler_assets.seed import SEED
 
 # Shares of the real-data quirks (see shared/data/README.md for the real figures).
 _SLASH_ID_SHARE = 0.03
@@ -42,7 +43,7 @@ class CorpusSpec:
     n_reviews: int = 6000
     n_movies: int = 120
     n_users: int | None = None  # None: about n_reviews / 2.2, as in the real data
-    seed: int = 7
+    seed: int = SEED
     first_month: str = "2014-01"
     last_month: str = "2017-12"
     spoiler_share: float = 0.26
@@ -525,29 +526,20 @@ def main(argv: list[str] | None = None) -> int:
     default = CorpusSpec()
     parser = argparse.ArgumentParser(description="Generate a SYNTHETIC corpus in the IMDB Spoiler schema.")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--reviews", type=int, default=default.n_reviews)
-    parser.add_argument("--movies", type=int, default=default.n_movies)
-    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--reviews", dest="n_reviews", type=int, default=default.n_reviews)
+    parser.add_argument("--movies", dest="n_movies", type=int, default=default.n_movies)
+    parser.add_argument("--users", dest="n_users", type=int, default=default.n_users)
     parser.add_argument("--seed", type=int, default=default.seed)
     parser.add_argument("--first-month", default=default.first_month, help="YYYY-MM")
     parser.add_argument("--last-month", default=default.last_month, help="YYYY-MM")
     parser.add_argument("--spoiler-share", type=float, default=default.spoiler_share)
     parser.add_argument("--label-noise", type=float, default=default.label_noise)
     parser.add_argument("--vocabulary-shift", type=float, default=default.vocabulary_shift)
-    args = parser.parse_args(argv)
-    spec = CorpusSpec(
-        n_reviews=args.reviews,
-        n_movies=args.movies,
-        n_users=args.users,
-        seed=args.seed,
-        first_month=args.first_month,
-        last_month=args.last_month,
-        spoiler_share=args.spoiler_share,
-        label_noise=args.label_noise,
-        vocabulary_shift=args.vocabulary_shift,
-    )
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    spec = CorpusSpec(**args)
     started = time.perf_counter()
-    corpus = generate_corpus(args.out, spec)
+    corpus = generate_corpus(out, spec)
     print(
         f"Wrote a SYNTHETIC corpus (not IMDB data) to {corpus.directory}: {corpus.n_reviews} reviews, "
         f"{corpus.n_spoilers} labelled spoilers, {corpus.n_movies} movies "

@@ -1,7 +1,7 @@
 """Features for a batch of reviews: one request layout, two retrieval paths.
 
 Training calls `historical_features` (Feast point-in-time join on the offline store);
-serving calls `online_features` (online store lookup). Both send the same entity keys
+serving calls `read_online_features` (online store lookup). Both send the same entity keys
 and request data (`request_columns`), both let Feast run the same on-demand views, and
 both end in `feature_frame`, which fixes the column order (`MODEL_FEATURES`) and turns
 whatever marks a missing value (None online, NaN offline) into NaN.
@@ -21,7 +21,15 @@ from feast import FeatureService, FeatureStore
 from redis.exceptions import RedisError
 
 from spoiler_assets.features.context import epoch_days, today_epoch_days
-from spoiler_assets.features.schema import ENTITY_KEYS, EVENT_TIMESTAMP, FEATURE_SERVICE, MODEL_FEATURES
+from spoiler_assets.features.schema import (
+    CONTEXT_FEATURES,
+    ENTITY_KEYS,
+    EVENT_TIMESTAMP,
+    FEATURE_SERVICE,
+    MODEL_FEATURES,
+    MOVIE_FEATURES,
+    USER_FEATURES,
+)
 from spoiler_assets.features.sources import utc_days
 
 _ROW = "_row"
@@ -95,7 +103,9 @@ class FeatureStoreUnavailableError(RuntimeError):
     """The online store cannot be reached (Redis down, SQLite file unreadable)."""
 
 
-def online_features(store: FeatureStore, reviews: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
+def read_online_features(
+    store: FeatureStore, reviews: pd.DataFrame, now: datetime | None = None
+) -> pd.DataFrame:
     """The same features from the online store, for reviews arriving now."""
     rows = request_columns(reviews, now)
     try:
@@ -104,6 +114,21 @@ def online_features(store: FeatureStore, reviews: pd.DataFrame, now: datetime | 
     except (RedisError, sqlite3.Error, OSError) as err:
         raise FeatureStoreUnavailableError(f"online feature store unavailable: {err}") from err
     return feature_frame(response, reviews.index)
+
+
+# Transitional: the old name, until models/hybrid.py and the API, store and benchmark tests
+# import `read_online_features` (the asset `online_features` is a different thing).
+online_features = read_online_features
+
+
+def missing_shares(features: pd.DataFrame) -> dict[str, float]:
+    """Share of rows without movie metadata (all missing), without user history (all
+    missing) and with an incomplete context (any missing)."""
+    return {
+        "movie": float(features[list(MOVIE_FEATURES)].isna().all(axis=1).mean()),
+        "user_history": float(features[list(USER_FEATURES)].isna().all(axis=1).mean()),
+        "context": float(features[list(CONTEXT_FEATURES)].isna().any(axis=1).mean()),
+    }
 
 
 def missing_features(features: pd.DataFrame) -> list[list[str]]:

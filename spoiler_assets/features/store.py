@@ -4,10 +4,10 @@
 registry, on local disk or S3), the online store (SQLite file by default, Redis when a
 URL is set) and the Feast project. `open_store` turns it into a Feast `FeatureStore`,
 one per spec and process; models keep the spec and re-open the store after unpickling,
-never a live handle. A password in REDIS_URL never enters a spec: it stays in this
-process (`_REDIS_PASSWORDS`, filled when a spec is made from the URL), so pickled models,
-Dagster resource config and run metadata do not hold it; a process that opens a store
-needs its own REDIS_URL (the API rebinds models to its settings, see `api/provider.py`).
+never a live handle. A password in REDIS_URL stays with the spec made from that URL, out
+of its `redis_url`, its repr and its pickle, so pickled models, Dagster resource config
+and run metadata do not hold it: a process that opens the store of an unpickled model
+binds its own spec first (the API rebinds models to its settings, see `api/provider.py`).
 `feature_repo/feature_store.yaml` documents the same layout with ${ENV} substitution
 for the Feast CLI.
 """
@@ -15,8 +15,9 @@ for the Feast CLI.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 from feast import FeatureStore, RepoConfig
@@ -42,10 +43,6 @@ REGISTRY_CACHE_TTL_SECONDS = 60
 REDIS_CONNECT_TIMEOUT_S = 1.0
 REDIS_SOCKET_TIMEOUT_S = 2.0
 
-# Redis passwords of this process by "host:port", taken out of the URLs specs are made from.
-_REDIS_PASSWORDS: dict[str, str] = {}
-_PASSWORDS_LOCK = threading.Lock()
-
 
 @dataclass(frozen=True)
 class FeatureStoreSpec:
@@ -56,10 +53,33 @@ class FeatureStoreSpec:
     local_dir: str
     s3_endpoint_url: str | None = None
     redis_url: str | None = None  # without its password (see the module's docstring)
+    # Taken out of `redis_url`; never shown, never pickled (see `__getstate__`).
+    redis_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.redis_url:
-            object.__setattr__(self, "redis_url", _keep_password(self.redis_url))
+            url, password = _without_password(self.redis_url)
+            object.__setattr__(self, "redis_url", url)
+            if password is not None:
+                object.__setattr__(self, "redis_password", password)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "redis_password": None}
+
+    # Copies share the (immutable) spec, password included; only pickles drop it.
+    def __copy__(self) -> FeatureStoreSpec:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FeatureStoreSpec:
+        return self
+
+    def redis_url_with_password(self) -> str | None:
+        """`redis_url` as the process that made this spec was given it."""
+        if not self.redis_url or self.redis_password is None:
+            return self.redis_url
+        parsed = urlparse(self.redis_url)
+        host = parsed.netloc.rsplit("@", 1)[-1]
+        return urlunparse(parsed._replace(netloc=f"{parsed.username or ''}:{self.redis_password}@{host}"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeatureStoreSpec:
@@ -101,7 +121,9 @@ class FeatureStoreSpec:
             )
         online: SqliteOnlineStoreConfig | RedisOnlineStoreConfig
         if self.redis_url:
-            online = RedisOnlineStoreConfig(connection_string=redis_connection_string(self.redis_url))
+            online = RedisOnlineStoreConfig(
+                connection_string=redis_connection_string(self.redis_url, self.redis_password)
+            )
         else:
             online = SqliteOnlineStoreConfig(path=str(Path(self.local_dir) / "online_store.db"))
         if not self.uses_s3:
@@ -125,31 +147,28 @@ def _parse_redis_url(url: str) -> tuple[str, str | None]:
     return f"{parsed.hostname}:{parsed.port or 6379}", parsed.password
 
 
-def _keep_password(url: str) -> str:
-    """`url` without its password, which this process keeps for `redis_connection_string`."""
+def _without_password(url: str) -> tuple[str, str | None]:
+    """(`url` without its password, the password)."""
     address, password = _parse_redis_url(url)
     if password is None:
-        return url
-    with _PASSWORDS_LOCK:
-        _REDIS_PASSWORDS[address] = password
+        return url, None
     parsed = urlparse(url)
     user = f"{parsed.username}@" if parsed.username else ""
-    return urlunparse(parsed._replace(netloc=f"{user}{address}"))
+    return urlunparse(parsed._replace(netloc=f"{user}{address}")), password
 
 
-def redis_connection_string(url: str) -> str:
+def redis_connection_string(url: str, password: str | None = None) -> str:
     """`redis://[:password@]host:port/db` as Feast's "host:port,db=N,password=..." form;
-    the password is the URL's or, where it has none, the one this process holds. Feast
-    passes each key=value (JSON-decoded) to `redis.Redis`: the timeouts above, and
-    `retry=null`, which makes redis-py try each command once."""
-    address, password = _parse_redis_url(url)
+    the password is the URL's or, where it has none, `password`. Feast passes each
+    key=value (JSON-decoded) to `redis.Redis`: the timeouts above, and `retry=null`,
+    which makes redis-py try each command once."""
+    address, in_url = _parse_redis_url(url)
     parsed = urlparse(url)
     parts = [address]
     db = parsed.path.strip("/")
     if db:
         parts.append(f"db={int(db)}")
-    with _PASSWORDS_LOCK:
-        password = password or _REDIS_PASSWORDS.get(address)
+    password = in_url or password
     if password:
         parts.append(f"password={password}")
     if parsed.scheme == "rediss":

@@ -8,7 +8,7 @@ get the same numbers. Shares are per word, so they do not grow with length.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from spoiler_assets.features.lexicon import NEGATIVE, NEGATORS, POSITIVE, SPOILER_BIGRAMS, SPOILER_CUES
 from spoiler_assets.features.schema import TEXT_FEATURES
@@ -23,25 +23,43 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def _polarities(lower: Sequence[str]) -> list[int]:
+    """+1 / -1 / 0 per lower-cased token: its lexicon polarity, flipped when a negator
+    stands within `_NEGATION_WINDOW` tokens before it (a negator itself counts 0)."""
+    polarities = []
+    since_negator = _NEGATION_WINDOW + 1
+    for token in lower:
+        if token in NEGATORS:
+            since_negator = 0
+            polarities.append(0)
+            continue
+        since_negator += 1
+        polarity = (token in POSITIVE) - (token in NEGATIVE)
+        polarities.append(-polarity if since_negator <= _NEGATION_WINDOW else polarity)
+    return polarities
+
+
+def lexicon_sentiment(text: str) -> float:
+    """Net lexicon sentiment per word, in [-1, 1]: (positive - negative) / words. The
+    `sentiment` feature, and the sentiment that drift monitoring follows."""
+    polarities = _polarities([t.lower() for t in _TOKEN.findall(text)])
+    return sum(polarities) / max(word_count(text), 1)
+
+
 def text_statistics(text: str) -> tuple[float, ...]:
     """The `TEXT_FEATURES` of one review, in that order."""
     words = text.split()
     n_words = max(len(words), 1)
     tokens = _TOKEN.findall(text)
     lower = [t.lower() for t in tokens]
-    positive = negative = cues = 0
-    since_negator = _NEGATION_WINDOW + 1
-    for i, token in enumerate(lower):
-        if token in NEGATORS:
-            since_negator = 0
-            continue
-        since_negator += 1
-        polarity = (token in POSITIVE) - (token in NEGATIVE)
-        if polarity and since_negator <= _NEGATION_WINDOW:
-            polarity = -polarity
-        positive += polarity > 0
-        negative += polarity < 0
-        cues += token in SPOILER_CUES or (i > 0 and (lower[i - 1], token) in SPOILER_BIGRAMS)
+    polarities = _polarities(lower)
+    positive = sum(p > 0 for p in polarities)
+    negative = sum(p < 0 for p in polarities)
+    cues = sum(
+        token not in NEGATORS
+        and (token in SPOILER_CUES or (i > 0 and (lower[i - 1], token) in SPOILER_BIGRAMS))
+        for i, token in enumerate(lower)
+    )
     capitalized = sum(1 for t in tokens[1:] if t[0].isupper())  # the first word is always capitalised
     letters = sum(len(t) for t in tokens if not t.isdigit())
     n_alpha = max(sum(1 for t in tokens if not t.isdigit()), 1)

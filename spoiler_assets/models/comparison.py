@@ -15,13 +15,9 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are only ever written to bytes
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from spoiler_assets.models.base import SpoilerClassifier
@@ -113,7 +109,10 @@ def compare_models(
 
 def plot_curves(labels: np.ndarray, probabilities: dict[str, np.ndarray], corpus: str) -> bytes:
     """ROC and precision-recall curves of every model, as PNG bytes."""
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    # A bare Figure, not pyplot: no global figure registry, no backend to choose, and
+    # nothing to close; it renders to bytes with Agg.
+    fig = Figure(figsize=(11, 4.5))
+    roc_ax, pr_ax = fig.subplots(1, 2)
     for name, proba in probabilities.items():
         fpr, tpr, _ = roc_curve(labels, proba)
         precision, recall, _ = precision_recall_curve(labels, proba)
@@ -128,7 +127,6 @@ def plot_curves(labels: np.ndarray, probabilities: dict[str, np.ndarray], corpus
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
     return buffer.getvalue()
 
 

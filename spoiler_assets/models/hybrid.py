@@ -20,6 +20,7 @@ hybrid models scoring one test split encode it once; a single review is always e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -30,7 +31,15 @@ import pandas as pd
 from spoiler_assets.features.retrieval import historical_features, missing_features, online_features
 from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES
 from spoiler_assets.features.store import FeatureStoreSpec, open_store
-from spoiler_assets.models.embeddings import EncoderSpec, encode, encode_remembered, text_digest
+from spoiler_assets.models.embeddings import (
+    EncoderSpec,
+    ReviewEmbeddings,
+    encode,
+    encode_remembered,
+    lookup_embeddings,
+    text_digest,
+)
+from spoiler_assets.models.metrics import ranking_scores
 
 
 @runtime_checkable
@@ -106,6 +115,17 @@ class HybridSplit:
         return len(self.labels)
 
 
+def training_split(dataset: pd.DataFrame, embeddings: Sequence[ReviewEmbeddings], name: str) -> HybridSplit:
+    """The rows of split `name` of the training dataset (features as of each review's
+    date, `is_spoiler` labels) with their review embeddings."""
+    rows = dataset[dataset["split"] == name]
+    return HybridSplit(
+        features=rows[list(MODEL_FEATURES)],
+        embeddings=lookup_embeddings(embeddings, rows["review_id"].tolist()),
+        labels=rows["is_spoiler"].to_numpy(dtype=bool),
+    )
+
+
 class HybridPredictions:
     """`predict_proba` / `predict_with_missing` on top of `score_inputs`."""
 
@@ -126,3 +146,10 @@ class HybridPredictions:
 
     def bind_feature_store(self, spec: FeatureStoreSpec) -> None:
         self.inputs.store = spec
+
+
+def validation_scores(model: HybridPredictions, valid: HybridSplit) -> dict[str, float]:
+    """`valid_pr_auc` and `valid_roc_auc` of `model` on the validation split's training
+    inputs (historical features, not the online store)."""
+    scores = ranking_scores(valid.labels, model.score_inputs(valid.features, valid.embeddings))
+    return {"valid_pr_auc": scores["pr_auc"], "valid_roc_auc": scores["roc_auc"]}

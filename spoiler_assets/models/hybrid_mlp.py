@@ -22,6 +22,7 @@ from spoiler_assets.features.schema import MODEL_FEATURES, TEXT_FEATURES
 from spoiler_assets.models.hybrid import HybridInputs, HybridPredictions, HybridSplit
 from spoiler_assets.models.hybrid_xgboost import positive_weight
 from spoiler_assets.models.metrics import tune_threshold
+from spoiler_assets.seed import SEED
 
 # Text statistics are computed from the review itself and are never missing.
 MAY_BE_MISSING: tuple[str, ...] = tuple(f for f in MODEL_FEATURES if f not in TEXT_FEATURES)
@@ -36,7 +37,7 @@ class MLPParams:
     batch_size: int = 256
     max_epochs: int = 40
     patience: int = 5
-    seed: int = 7
+    seed: int = SEED
 
 
 @dataclass

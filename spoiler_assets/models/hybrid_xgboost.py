@@ -17,6 +17,7 @@ from xgboost import XGBClassifier
 
 from spoiler_assets.models.hybrid import HybridInputs, HybridPredictions, HybridSplit, model_matrix
 from spoiler_assets.models.metrics import tune_threshold
+from spoiler_assets.seed import SEED
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class XGBoostParams:
     min_child_weight: float = 2.0
     early_stopping_rounds: int = 30
     n_jobs: int = 2
-    seed: int = 7
+    seed: int = SEED
 
 
 @dataclass

@@ -94,13 +94,21 @@ def score_model(
     return score, proba
 
 
+def ranking_scores(labels: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """ROC-AUC and PR-AUC of one labelled set: how well `proba` ranks spoilers first."""
+    labels = np.asarray(labels, dtype=bool)
+    return {
+        "roc_auc": float(roc_auc_score(labels, proba)),
+        "pr_auc": float(average_precision_score(labels, proba)),
+    }
+
+
 def classification_figures(labels: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
     """ROC-AUC, PR-AUC and, at `threshold`, F1, precision and recall of one labelled set."""
     labels = np.asarray(labels, dtype=bool)
     predicted = np.asarray(proba) >= threshold
     return {
-        "roc_auc": float(roc_auc_score(labels, proba)),
-        "pr_auc": float(average_precision_score(labels, proba)),
+        **ranking_scores(labels, proba),
         "f1": float(f1_score(labels, predicted, zero_division=0)),
         "precision": float(precision_score(labels, predicted, zero_division=0)),
         "recall": float(recall_score(labels, predicted, zero_division=0)),

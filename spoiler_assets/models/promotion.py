@@ -6,6 +6,10 @@ scores) by a margin. With an incumbent it must also not be worse on the newest l
 window (the current test split): PR-AUC at least the incumbent's minus a tolerance. The
 paired bootstrap interval of the difference says how much of that comparison is noise;
 it is recorded with the decision, the point estimate decides.
+
+`judge_winner` applies the rule to a comparison's winner (re-scoring the incumbent on the
+same test rows) and `registry_tags` says what its registered version carries; the
+`champion_model` asset only loads, registers and reports.
 """
 
 from __future__ import annotations
@@ -13,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from spoiler_assets.models.base import SpoilerClassifier, labelled_probabilities
+from spoiler_assets.models.comparison import Comparison, test_fingerprint
+from spoiler_assets.models.metrics import PRIMARY_METRIC
+from spoiler_assets.seed import SEED
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,11 @@ class GateParams:
     tolerance: float = 0.0
     bootstrap_samples: int = 1_000
     confidence: float = 0.95
-    seed: int = 7
+    seed: int = SEED
+
+
+class StaleComparisonError(ValueError):
+    """The comparison was scored on other test rows than the split has now."""
 
 
 @dataclass(frozen=True)
@@ -164,3 +178,54 @@ def decide_promotion(
         promote, candidate, pr_auc, roc_auc, positive_rate, incumbent_version, incumbent_score, difference,
         reason, failed,
     )  # fmt: skip
+
+
+def ensure_same_test_rows(comparison: Comparison, test: pd.DataFrame) -> None:
+    """Raise `StaleComparisonError` unless `test` holds the rows the comparison scored."""
+    if test_fingerprint(test) != comparison.test_fingerprint:
+        raise StaleComparisonError("review_split changed since model_comparison: re-run the comparison first")
+
+
+def judge_winner(
+    comparison: Comparison,
+    test: pd.DataFrame,
+    incumbent: tuple[str, SpoilerClassifier] | None,
+    params: GateParams = GateParams(),
+) -> PromotionDecision:
+    """The gate's decision on the comparison's winner: its test probabilities from the
+    comparison against the incumbent's (`(version, classifier)`, None while there is no
+    champion), re-scored here on the same `test` rows.
+
+    Raises:
+        StaleComparisonError: `test` is not the split the comparison was scored on.
+    """
+    ensure_same_test_rows(comparison, test)
+    labels = test["is_spoiler"].to_numpy(dtype=bool)
+    incumbent_version: str | None = None
+    incumbent_proba: np.ndarray | None = None
+    if incumbent is not None:
+        incumbent_version, classifier = incumbent
+        incumbent_proba = labelled_probabilities(classifier, test)
+    candidate_proba = comparison.test_probabilities[comparison.winner]
+    return decide_promotion(
+        comparison.winner, labels, candidate_proba, incumbent_version, incumbent_proba, params
+    )
+
+
+def registry_tags(comparison: Comparison, decision: PromotionDecision) -> dict[str, str]:
+    """What the registered candidate version carries: its figures on both splits, where
+    they come from, and the gate's verdict."""
+    figures = {
+        f"{split}_{metric}": comparison.figure(comparison.winner, split, metric)
+        for split in ("valid", "test")
+        for metric in ("roc_auc", "pr_auc", "f1")
+    }
+    return {
+        "asset": comparison.winner,
+        PRIMARY_METRIC: f"{decision.candidate_score:.6f}",
+        **{name: f"{value:.6f}" for name, value in figures.items()},
+        "chosen_on": comparison.selection_split,
+        "test_fingerprint": comparison.test_fingerprint,
+        "corpus": comparison.corpus,
+        "promotion": "promoted" if decision.promote else "refused",
+    }

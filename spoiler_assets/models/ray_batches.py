@@ -95,6 +95,54 @@ class ActorPool:
         return f"Ray Data: {self.actors} actors x {device}, batches of {self.batch_size}"
 
 
+_GPU_CHOICES: dict[str, GpuChoice] = {"auto": "auto", "true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class EmbeddingParams:
+    """How review embeddings are made, as the run config spells it: the encoder
+    (`EncoderSpec`'s defaults) and whether and how Ray Data runs it (`RayBatchParams`')."""
+
+    model_path: str = ""  # empty: the packaged all-MiniLM-L6-v2
+    max_seq_length: int = EncoderSpec.max_seq_length
+    batch_size: int = EncoderSpec.batch_size
+    # "auto": int8 on CPUs, fp32 on GPU actors (int8 is a CPU format).
+    precision: str = "auto"
+    runtime: str = EncoderSpec.runtime
+    runner: str = RayBatchParams.runner
+    ray_min_reviews: int = RayBatchParams.min_rows
+    ray_batch_size: int = RayBatchParams.batch_size
+    ray_concurrency: int = RayBatchParams.concurrency
+    ray_cpus_per_actor: int = RayBatchParams.cpus_per_actor
+    use_gpu: str = "auto"  # a key of _GPU_CHOICES
+
+    def __post_init__(self) -> None:
+        if self.use_gpu not in _GPU_CHOICES:
+            raise ValueError(f"use_gpu must be one of {sorted(_GPU_CHOICES)}, got {self.use_gpu!r}")
+        if self.use_gpu == "true" and self.precision == "int8":
+            raise ValueError("precision int8 is a CPU format: use fp32 or auto with use_gpu true")
+
+    def ray_params(self) -> RayBatchParams:
+        return RayBatchParams(
+            runner=self.runner,
+            min_rows=self.ray_min_reviews,
+            batch_size=self.ray_batch_size,
+            concurrency=self.ray_concurrency,
+            cpus_per_actor=self.ray_cpus_per_actor,
+            # int8 vectors are made on CPUs: asked for explicitly, they keep actors off GPUs.
+            use_gpu=False if self.precision == "int8" else _GPU_CHOICES[self.use_gpu],
+        )
+
+    def spec(self, pool: ActorPool | None) -> EncoderSpec:
+        """The encoder on `pool` (None: this process): `auto` asks GPU actors for fp32."""
+        precision = self.precision
+        if precision == "auto":
+            precision = "fp32" if pool is not None and pool.gpus_per_actor else "int8"
+        return EncoderSpec(
+            self.model_path or None, self.max_seq_length, self.batch_size, precision, self.runtime
+        )
+
+
 @contextlib.contextmanager
 def ray_pool(params: RayBatchParams, n_rows: int) -> Iterator[ActorPool | None]:
     """Ray (in-process, or the cluster at RAY_ADDRESS) and its actor pool when `params`
@@ -102,7 +150,7 @@ def ray_pool(params: RayBatchParams, n_rows: int) -> Iterator[ActorPool | None]:
     if not params.wants_ray(n_rows):
         yield None
         return
-    from spoiler_assets.models.transformer import ray_session
+    from spoiler_assets.models.ray_runtime import ray_session
 
     with ray_session():
         yield ActorPool.plan(params)
@@ -158,8 +206,6 @@ def encode_on_ray(
     texts: Sequence[str], spec: EncoderSpec, pool: ActorPool, progress: Progress | None = None
 ) -> np.ndarray:
     """`embeddings.encode` on a Ray Data actor pool: L2-normalised float32 rows in input order."""
-    import ray.data
-
     out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
     if not texts:
         return out
@@ -167,25 +213,8 @@ def encode_on_ray(
         raise ValueError(f"{spec.tag}: {spec.precision} vectors are made on CPUs; GPU actors make fp32")
     order = np.argsort([-len(t) for t in texts], kind="stable")
     frames = _blocks(pd.DataFrame({"row": order, "text": [texts[i] for i in order]}), pool.batch_size)
-    dataset = ray.data.from_pandas(frames).map_batches(
-        _EmbedActor,
-        fn_constructor_kwargs={
-            "spec": spec,
-            "threads": pool.cpus_per_actor,
-            "on_gpu": bool(pool.gpus_per_actor),
-        },
-        batch_size=pool.batch_size,
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=pool.actors),
-        num_cpus=pool.cpus_per_actor,
-        num_gpus=pool.gpus_per_actor,
-    )
-    report = _Reporter(len(texts), progress)
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        out[batch["row"]] = batch["vector"]
-        report.add(len(batch["row"]))
-    report.done()
-    return out
+    args = {"spec": spec, "threads": pool.cpus_per_actor, "on_gpu": bool(pool.gpus_per_actor)}
+    return _run_actors(pool, frames, (_EmbedActor, args, "numpy"), "vector", out, progress)
 
 
 def predict_proba(classifier: Any, reviews: pd.DataFrame) -> np.ndarray:
@@ -204,30 +233,14 @@ def score_on_ray(
     served on CPUs), one probability per review in input order. `score` must pickle by
     reference (a module-level function)."""
     import ray
-    import ray.data
 
     out = np.zeros(len(reviews), dtype=np.float64)
     if reviews.empty:
         return out
     frames = _blocks(reviews.reset_index(drop=True).assign(row=np.arange(len(reviews))), pool.batch_size)
-    dataset = ray.data.from_pandas(frames).map_batches(
-        _ScoreActor,
-        fn_constructor_kwargs={
-            "classifier": ray.put(classifier),
-            "score": score,
-            "threads": pool.cpus_per_actor,
-        },
-        batch_size=pool.batch_size,
-        batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=pool.actors),
-        num_cpus=pool.cpus_per_actor,
-    )
-    report = _Reporter(len(reviews), progress)
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        out[batch["row"]] = batch["proba"]
-        report.add(len(batch["row"]))
-    report.done()
-    return out
+    args = {"classifier": ray.put(classifier), "score": score, "threads": pool.cpus_per_actor}
+    cpu_pool = replace(pool, gpus_per_actor=0)  # the champion is served on CPUs
+    return _run_actors(cpu_pool, frames, (_ScoreActor, args, "pandas"), "proba", out, progress)
 
 
 def score_reviews(
@@ -244,6 +257,38 @@ def score_reviews(
             scores = score(classifier, reviews) if len(reviews) else np.zeros(0)
             return np.asarray(scores, dtype=np.float64), "this process"
         return score_on_ray(classifier, reviews, pool, progress, score), pool.describe()
+
+
+def _run_actors(
+    pool: ActorPool,
+    frames: list[pd.DataFrame],
+    actor: tuple[type, dict[str, Any], str],
+    column: str,
+    out: np.ndarray,
+    progress: Progress | None,
+) -> np.ndarray:
+    """`frames` (one block per batch) through `pool`'s actors; each result's `column`
+    lands at its `row` of `out`, reported as results stream in.
+
+    `actor`: the actor class, its constructor's arguments, and the batch format it takes."""
+    import ray.data
+
+    actor_class, actor_args, batch_format = actor
+    dataset = ray.data.from_pandas(frames).map_batches(
+        actor_class,
+        fn_constructor_kwargs=actor_args,
+        batch_size=pool.batch_size,
+        batch_format=batch_format,
+        compute=ray.data.ActorPoolStrategy(size=pool.actors),
+        num_cpus=pool.cpus_per_actor,
+        num_gpus=pool.gpus_per_actor,
+    )
+    report = _Reporter(len(out), progress)
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        out[batch["row"]] = batch[column]
+        report.add(len(batch["row"]))
+    report.done()
+    return out
 
 
 def _blocks(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+
+from spoiler_assets.models.metrics import ranking_scores
+from spoiler_assets.seed import SEED
 
 GOODREADS_FILE = "validation_10000.json"
 _ROOT = "<ROOT> "
@@ -95,12 +97,13 @@ def evaluate_sentence_scorers(
         proba = np.asarray(scorer(texts), dtype=float)
         if proba.shape != labels.shape:
             raise ValueError(f"{approach} returned {proba.shape} scores for {labels.shape[0]} sentences")
+        ranking = ranking_scores(labels, proba)
         scores.append(
             SentenceScore(
                 approach=approach,
                 model=model,
-                roc_auc=float(roc_auc_score(labels, proba)),
-                pr_auc=float(average_precision_score(labels, proba)),
+                roc_auc=ranking["roc_auc"],
+                pr_auc=ranking["pr_auc"],
                 n_sentences=len(labels),
                 n_spoilers=int(labels.sum()),
                 seconds=round(time.perf_counter() - started, 2),
@@ -109,8 +112,18 @@ def evaluate_sentence_scorers(
     return pd.DataFrame(scores).sort_values("pr_auc", ascending=False).reset_index(drop=True)
 
 
-def sample_sentences(sentences: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    """At most `limit` sentences drawn uniformly (seeded), so the spoiler share is kept."""
+@dataclass(frozen=True)
+class SentenceSample:
+    """Which of the labelled sentences are scored."""
+
+    max_sentences: int | None = None  # None: all of them
+    seed: int = SEED
+
+
+def sample_sentences(sentences: pd.DataFrame, sample: SentenceSample) -> pd.DataFrame:
+    """At most `sample.max_sentences` sentences drawn uniformly (seeded), so the spoiler
+    share is kept."""
+    limit = sample.max_sentences
     if limit is None or limit >= len(sentences):
         return sentences
-    return sentences.sample(n=limit, random_state=seed).reset_index(drop=True)
+    return sentences.sample(n=limit, random_state=sample.seed).reset_index(drop=True)

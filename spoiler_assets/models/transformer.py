@@ -11,7 +11,7 @@ import contextlib
 import json
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,71 +20,25 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
+from spoiler_assets.models.ray_runtime import ray_session
+from spoiler_assets.models.transformer_loop import (
+    SELECTION_METRIC,
+    LoopState,
+    RankEpoch,
+    TrainData,
+    TransformerParams,
+    classifier_name,
+    load_sequence_classifier,
+    predict_encoded,
+    token_ids,
+    train_loop_per_worker,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow.fs
 
-# The loop's public names are this module's too: assets, tests and pickled models use them.
-from spoiler_assets.models.transformer_loop import (
-    METRIC as METRIC,
-)
-from spoiler_assets.models.transformer_loop import (
-    PACKAGED_MINILM as PACKAGED_MINILM,
-)
-from spoiler_assets.models.transformer_loop import (
-    GpuChoice as GpuChoice,
-)
-from spoiler_assets.models.transformer_loop import (
-    LoopState,
-    classifier_name,
-    load_encoder,
-    predict_encoded,
-)
-from spoiler_assets.models.transformer_loop import (
-    TrainData as TrainData,
-)
-from spoiler_assets.models.transformer_loop import (
-    TransformerParams as TransformerParams,
-)
-from spoiler_assets.models.transformer_loop import (
-    encode as encode,
-)
-from spoiler_assets.models.transformer_loop import (
-    train_loop_per_worker as train_loop_per_worker,
-)
-
 # Ray Train and Ray Tune drivers -----------------------------------------------------------
-
-
-@contextlib.contextmanager
-def ray_session() -> Iterator[None]:
-    """Ray as it is: a cluster when RAY_ADDRESS is set (Ray reads it), else started in this
-    process with this machine's CPUs, and shut down again afterwards."""
-    import ray
-
-    if ray.is_initialized():
-        yield
-        return
-    ray.init(
-        include_dashboard=False,
-        ignore_reinit_error=True,
-        runtime_env={"worker_process_setup_hook": _quiet_cleaner_warnings},
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def _quiet_cleaner_warnings() -> None:
-    """In every Ray worker: Ray Train's placement-group cleaner asks the State API (served
-    by the dashboard) every few seconds whether the controller lives, and warns each time
-    it cannot. Without a dashboard, as in-process here, that is dozens of false warnings
-    per run; its real warnings (a dead controller) are errors-or-nothing for us."""
-    import logging
-
-    cleaner = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
-    logging.getLogger(cleaner).setLevel(logging.ERROR)
 
 
 def stratified_sample(train: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
@@ -151,7 +105,7 @@ def _trainer(
             storage_filesystem=storage_filesystem,
             failure_config=FailureConfig(max_failures=params.max_failures),
             checkpoint_config=CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute=METRIC, checkpoint_score_order="max"
+                num_to_keep=2, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
             ),
         ),
     )
@@ -179,12 +133,15 @@ def train_transformer(
     run_name: str,
     storage_filesystem: pyarrow.fs.FileSystem | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    on_rank_epoch: Callable[[RankEpoch], None] | None = None,
 ) -> TransformerClassifier:
     """Fine-tune with Ray Train on a stratified `params.sample_fraction` of `train`; keep the
     best epoch by validation PR-AUC and tune its threshold (max F1) on `valid`.
 
     Ray Train keeps the run under `storage_path`/`run_name`: calling again with the same
     name resumes from its latest checkpoint (Ray Train 2 restores a run by name).
+    `progress` sees rank 0's metrics of each epoch, here; `on_rank_epoch` runs in every
+    worker after each epoch (see `RankEpoch`).
     """
     import ray
     from ray.util.queue import Queue
@@ -193,7 +150,13 @@ def train_transformer(
     with ray_session():
         queue = Queue(actor_options={"num_cpus": 0}) if progress else None
         trainer = _trainer(
-            ray.put(data), params, storage_path, run_name, storage_filesystem, progress_queue=queue
+            ray.put(data),
+            params,
+            storage_path,
+            run_name,
+            storage_filesystem,
+            progress_queue=queue,
+            on_rank_epoch=on_rank_epoch,
         )
         try:
             result = _fit_reporting(trainer, queue, progress) if progress else trainer.fit()
@@ -202,7 +165,7 @@ def train_transformer(
                 queue.shutdown()
         if result.checkpoint is None:
             raise RuntimeError(f"Ray Train run {run_name} reported no checkpoint")
-        best = result.get_best_checkpoint(METRIC, "max") or result.checkpoint
+        best = result.get_best_checkpoint(SELECTION_METRIC, "max") or result.checkpoint
         with result.checkpoint.as_directory() as latest:
             state = LoopState(**json.loads((Path(latest) / "state.json").read_text()))
         with best.as_directory() as folder:
@@ -214,7 +177,7 @@ def _classifier(
 ) -> TransformerClassifier:
     from spoiler_assets.models.metrics import tune_threshold
 
-    model = load_encoder(folder)
+    model = load_sequence_classifier(folder)
     threshold = tune_threshold(np.asarray(data.valid_labels, dtype=bool), np.load(folder / "valid_proba.npy"))
     summary = TrainingSummary(history=state.history, train_rows=train_rows)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -277,7 +240,9 @@ def tune_transformer(
                 param_space=space,
                 tune_config=tune.TuneConfig(
                     num_samples=num_samples,
-                    scheduler=ASHAScheduler(metric=METRIC, mode="max", max_t=max(epochs), grace_period=1),
+                    scheduler=ASHAScheduler(
+                        metric=SELECTION_METRIC, mode="max", max_t=max(epochs), grace_period=1
+                    ),
                 ),
                 run_config=tune.RunConfig(
                     name=run_name, storage_path=storage_path, storage_filesystem=storage_filesystem
@@ -286,17 +251,17 @@ def tune_transformer(
         grid = tuner.fit()
     if grid.errors:
         raise RuntimeError(f"{len(grid.errors)} of {len(grid)} tuning trials failed") from grid.errors[0]
-    best = grid.get_best_result(METRIC, "max", scope="all").config
+    best = grid.get_best_result(SELECTION_METRIC, "max", scope="all").config
     if not best:
-        raise RuntimeError(f"no tuning trial of {run_name} reported {METRIC}")
-    trials = grid.get_dataframe(filter_metric=METRIC, filter_mode="max")
+        raise RuntimeError(f"no tuning trial of {run_name} reported {SELECTION_METRIC}")
+    trials = grid.get_dataframe(filter_metric=SELECTION_METRIC, filter_mode="max")
     columns = {
         "trial_id": "trial",
         **{f"config/{k}": k for k in space},
-        METRIC: METRIC,
+        SELECTION_METRIC: SELECTION_METRIC,
         "epoch": "best_epoch",
     }
-    table = trials[list(columns)].rename(columns=columns).sort_values(METRIC, ascending=False)
+    table = trials[list(columns)].rename(columns=columns).sort_values(SELECTION_METRIC, ascending=False)
     return replace(base, **{k: best[k] for k in space}), table.reset_index(drop=True)
 
 
@@ -346,7 +311,7 @@ class TransformerClassifier:
             return np.empty(0, dtype=np.float64)
         texts = reviews["review_text"].fillna("").astype(str).tolist()
         with self._lock:
-            seqs = encode(self.tokenizer, texts, self.max_length)
+            seqs = token_ids(self.tokenizer, texts, self.max_length)
         return predict_encoded(
             self.model, seqs, self.tokenizer.pad_token_id, torch.device("cpu"), self.batch_size
         )
@@ -364,7 +329,7 @@ class TransformerClassifier:
         with tempfile.TemporaryDirectory(prefix="spoiler-model-") as folder:
             for name, content in files.items():
                 (Path(folder) / name).write_bytes(content)
-            model = load_encoder(Path(folder))
+            model = load_sequence_classifier(Path(folder))
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         self.__dict__.update(state)
         self.model, self.tokenizer, self._lock = model.eval(), tokenizer, threading.Lock()

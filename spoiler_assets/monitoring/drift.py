@@ -2,8 +2,8 @@
 
 Signals, each tested by Evidently on the same two samples (normed Wasserstein distance
 for numbers, Jensen-Shannon for the label):
-- text descriptors: review length, lexicon sentiment, share of words outside the
-  training vocabulary;
+- text descriptors: review length, lexicon sentiment (the `sentiment` feature's formula,
+  `features.text.lexicon_sentiment`), share of words outside the training vocabulary;
 - the champion's spoiler probabilities (prediction drift);
 - the spoiler label share, where the new month has labels;
 - the sentence embeddings (when given), on a bounded sample, because Evidently's report
@@ -21,57 +21,10 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.metrics import EmbeddingsDrift, ValueDrift
 from evidently.metrics.embeddings import DistanceDriftMethod
 
+from spoiler_assets.features.text import lexicon_sentiment
+from spoiler_assets.seed import SEED
+
 _WORD = re.compile(r"[a-z']+")
-# A small offline opinion lexicon: enough to follow the tone of a month, nothing downloaded.
-POSITIVE = frozenset(
-    (
-        "good",
-        "great",
-        "excellent",
-        "amazing",
-        "wonderful",
-        "brilliant",
-        "best",
-        "love",
-        "loved",
-        "beautiful",
-        "superb",
-        "perfect",
-        "fantastic",
-        "enjoyable",
-        "fun",
-        "masterpiece",
-        "moving",
-        "powerful",
-        "stunning",
-        "favorite",
-        "recommend",
-    )
-)
-NEGATIVE = frozenset(
-    (
-        "bad",
-        "worst",
-        "awful",
-        "terrible",
-        "boring",
-        "poor",
-        "waste",
-        "hate",
-        "hated",
-        "dull",
-        "stupid",
-        "mess",
-        "weak",
-        "disappointing",
-        "horrible",
-        "predictable",
-        "annoying",
-        "ridiculous",
-        "pointless",
-        "lame",
-    )
-)
 DESCRIPTORS = ("length_words", "sentiment", "oov_share")
 
 
@@ -87,7 +40,7 @@ class DriftConfig:
     min_drifted_signals: int = 2
     sample_size: int = 2_000
     embedding_sample_size: int = 300
-    seed: int = 7
+    seed: int = SEED
 
 
 @dataclass(frozen=True)
@@ -115,16 +68,14 @@ def vocabulary(texts: Iterable[str], min_count: int = 2) -> frozenset[str]:
 
 
 def text_descriptors(texts: pd.Series, known: frozenset[str]) -> pd.DataFrame:
-    """Length in words, lexicon sentiment in [-1, 1], share of out-of-vocabulary words."""
+    """Length in words, lexicon sentiment per word in [-1, 1], share of out-of-vocabulary words."""
     rows = []
     for text in texts:
         tokens = words(text)
-        pos = sum(t in POSITIVE for t in tokens)
-        neg = sum(t in NEGATIVE for t in tokens)
         rows.append(
             (
                 len(tokens),
-                (pos - neg) / (pos + neg) if pos + neg else 0.0,
+                lexicon_sentiment(text),
                 sum(t not in known for t in tokens) / len(tokens) if tokens else 0.0,
             )
         )

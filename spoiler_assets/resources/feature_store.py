@@ -56,7 +56,7 @@ class FeatureStoreResource(dg.ConfigurableResource):
             local_dir=spec.local_dir,
             repo_dir=str(repo_dir),
             s3_endpoint_url=s3_endpoint_url or spec.s3_endpoint_url,
-            redis_url=redis_url or spec.redis_url,
+            redis_url=redis_url or spec.redis_url_with_password(),
         )
 
     def spec(self) -> FeatureStoreSpec:

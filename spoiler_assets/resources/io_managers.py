@@ -19,13 +19,15 @@ from typing import Any
 
 import botocore.exceptions
 import dagster as dg
+
+# No public equivalent: dagster exports the `FilesystemIOManager` factory, not the
+# UPath-based class it builds (which also escapes `..` in partition keys on local disk).
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
-from dagster._core.storage.upath_io_manager import UPathIOManager
 from dagster_aws.s3 import S3Resource
 from dagster_aws.s3.io_manager import PickledObjectS3IOManager
 
 
-class _MultiPartitionOutputMixin(UPathIOManager):
+class _MultiPartitionOutputMixin(dg.UPathIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
             super().handle_output(context, obj)
@@ -90,7 +92,7 @@ class LocalStorageIOManager(dg.ConfigurableIOManagerFactory):
 
     base_dir: str
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> UPathIOManager:
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.UPathIOManager:
         return _LocalPartitionedPickleIOManager(base_dir=self.base_dir)
 
 
@@ -101,7 +103,7 @@ class S3StorageIOManager(dg.ConfigurableIOManagerFactory):
     s3_bucket: str
     s3_prefix: str = "spoiler-shield"
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> UPathIOManager:
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.UPathIOManager:
         client = self.s3.get_client()
         # dagster-aws lists the bucket on creation: the first call an outage can fail.
         with _endpoint_named(client.meta.endpoint_url, f"opening s3://{self.s3_bucket}/{self.s3_prefix}"):

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import fsspec
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from spoiler_assets.data.kaggle import (
     REVIEWS_FILE,
@@ -56,6 +56,15 @@ class ReviewSourceResource(_FsspecLocation):
         default=DEFAULT_MAX_LINE_BYTES,
         description="A longer line is quarantined (streamed, never held whole)",
     )
+    # Every asset labels its output with the corpus: one marker lookup (an S3 request in
+    # production) per resource set up, not one per label.
+    _corpus_label: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Dagster sets up a copy of the resource for each execution: read the marker
+        # afresh there (on first use, so a step or sensor tick that never labels
+        # anything makes no request).
+        self._corpus_label = None
 
     def read_reviews(
         self,
@@ -89,9 +98,11 @@ class ReviewSourceResource(_FsspecLocation):
         )
 
     def corpus_label(self) -> str:
-        """How every asset and run shows where its data came from."""
-        synthetic = source_is_synthetic(self.base_uri, self.storage_options())
-        return SYNTHETIC_LABEL if synthetic else REAL_LABEL
+        """How every asset and run shows where its data came from (read once, then kept)."""
+        if self._corpus_label is None:
+            synthetic = source_is_synthetic(self.base_uri, self.storage_options())
+            self._corpus_label = SYNTHETIC_LABEL if synthetic else REAL_LABEL
+        return self._corpus_label
 
 
 class QuarantineResource(_FsspecLocation):

@@ -49,6 +49,21 @@ _SIGNATURE = ModelSignature(
 )
 
 
+@contextmanager
+def _fluent_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (`mlflow.start_run`, `mlflow.log_*`, `mlflow.register_model`)
+    reads the process-wide tracking URI and takes no other: it points at `uri` while the
+    block runs and back at what it was after, so that a resource leaves no process state
+    changed (the API, a test or another resource may use another store in this process).
+    Not thread-safe: Dagster runs each step of a run in its own process or one at a time."""
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None: unset again
+
+
 def model_requirements(classifier: SpoilerClassifier) -> list[str]:
     """pip requirements of `classifier`'s pyfunc model: each distribution pinned to the
     version installed here."""
@@ -81,9 +96,13 @@ class MlflowTrackingResource(dg.ConfigurableResource):
 
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
-        """An active MLflow run in this resource's store and experiment."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=run_name, tags=tags) as run:
+        """An active MLflow run in this resource's store and experiment; `mlflow.log_*`
+        inside the block log to it. The process's tracking URI is left as it was."""
+        experiment_id = self.experiment_id()
+        with (
+            _fluent_tracking_uri(self.tracking_uri),
+            mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run,
+        ):
             yield run
 
     def log_classifier(self, classifier: SpoilerClassifier) -> str:
@@ -106,10 +125,11 @@ class MlflowTrackingResource(dg.ConfigurableResource):
 
     # Registry ---------------------------------------------------------------------
 
-    def champion_version(self) -> ModelVersion | None:
-        """The version behind the `champion` alias, or None before the first promotion."""
+    def champion_version(self, name: str | None = None) -> ModelVersion | None:
+        """The version of registered model `name` (default: `model_name`) behind the
+        `champion` alias, or None before the first promotion."""
         try:
-            return self.client().get_model_version_by_alias(self.model_name, CHAMPION_ALIAS)
+            return self.client().get_model_version_by_alias(name or self.model_name, CHAMPION_ALIAS)
         except MlflowException as err:
             if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None
@@ -133,17 +153,22 @@ class MlflowTrackingResource(dg.ConfigurableResource):
     def version(self, number: str) -> ModelVersion:
         return self.client().get_model_version(self.model_name, number)
 
-    def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
-        """A new version of the registered model from a logged model, tagged with the
-        digest of its artifacts, which the API checks before serving it."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        version = mlflow.register_model(model_uri, self.model_name, tags=tags)
-        digest = registered_artifacts_digest(self.tracking_uri, self.model_name, str(version.version))
+    def register(self, model_uri: str, tags: dict[str, str], name: str | None = None) -> ModelVersion:
+        """A new version of registered model `name` (default: `model_name`, created if
+        absent) from a logged model, tagged with the digest of its artifacts, which the API
+        checks before serving it."""
+        name = name or self.model_name
+        # `register_model`, not the client's `create_model_version`: it also resolves the
+        # logged model's run and links the version from the logged model.
+        with _fluent_tracking_uri(self.tracking_uri):
+            version = mlflow.register_model(model_uri, name, tags=tags)
+        digest = registered_artifacts_digest(self.tracking_uri, name, str(version.version))
         self.tag_version(version, DIGEST_TAG, digest)
-        return self.version(str(version.version))
+        return self.client().get_model_version(name, str(version.version))
 
     def set_champion(self, version: ModelVersion) -> None:
-        self.client().set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version.version)
+        """Point the `champion` alias of `version`'s registered model at it."""
+        self.client().set_registered_model_alias(version.name, CHAMPION_ALIAS, version.version)
 
     def tag_version(self, version: ModelVersion, key: str, value: str) -> None:
-        self.client().set_model_version_tag(self.model_name, version.version, key, value)
+        self.client().set_model_version_tag(version.name, version.version, key, value)

@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +22,7 @@ from litestar import Litestar
 from api.app import create_app
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
 from spoiler_assets_tests.api.shield_fakes import KeywordSentenceScorer, PairProvider, served_pair
-from spoiler_assets_tests.servers import free_port
+from spoiler_assets_tests.servers import answers_ok, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,15 +51,19 @@ def running_api(
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
         try:
-            deadline = time.monotonic() + timeout_s
-            while not _answers(f"{base}{ready_path}"):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(
-                        f"the API did not start: {log.read()[-3000:].decode(errors='replace')}"
-                    )
-                time.sleep(0.5)
+            wait_until_ready(
+                lambda: answers_ok(f"{base}{ready_path}"),
+                "the API",
+                timeout_s=timeout_s,
+                process=server,
+                log=output,
+            )
             yield base
         finally:
             server.send_signal(signal.SIGINT)
@@ -70,11 +72,3 @@ def running_api(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False

@@ -41,7 +41,7 @@ from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets.settings import Settings
 from spoiler_assets_tests.api.live_app import running_api
 from spoiler_assets_tests.api.stores import imdb_feature_store, imdb_reviews
-from spoiler_assets_tests.servers import free_port
+from spoiler_assets_tests.servers import free_port, wait_until_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -89,15 +89,13 @@ class RestartableRedis:
         ]
         command += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.1)
+        wait_until_ready(
+            lambda: redis.Redis.from_url(self.url).ping(),
+            "redis-server",
+            interval_s=0.1,
+            process=self.process,
+            retry_on=(redis.ConnectionError,),
+        )
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -28,7 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from api.app import create_app
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
 from spoiler_assets_tests.api.shield_fakes import KeywordSentenceScorer, PairProvider, served_pair
-from spoiler_assets_tests.conftest import free_port
+from spoiler_assets_tests.servers import free_port, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +58,7 @@ def serve(app: Litestar) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
+    wait_until_ready(lambda: server.started, "uvicorn", interval_s=0.05, process=thread)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -153,11 +149,13 @@ def browser(chromium: Path, profile: Path) -> Iterator[Browser]:
     )
     try:
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"chromium did not open its DevTools port (exit {process.poll()})")
-            time.sleep(0.1)
+        wait_until_ready(
+            lambda: port_file.exists() and port_file.read_text().count("\n") >= 1,
+            "chromium's DevTools port",
+            timeout_s=60,
+            interval_s=0.1,
+            process=process,
+        )
         port = port_file.read_text().splitlines()[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
             pages = [t for t in json.loads(response.read()) if t["type"] == "page"]

@@ -27,7 +27,7 @@ from mlflow import MlflowClient
 
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 from spoiler_assets_tests.benchmarks.setup import load_store, prepare, test_requests, train_model
-from spoiler_assets_tests.servers import free_port, redis_server
+from spoiler_assets_tests.servers import answers_ok, free_port, redis_server, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,15 +52,18 @@ def register(tracking_uri: str, model: Any, folder: Path) -> None:
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:build_app", "--port", str(port)]
     server = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5):
-                return server
-        except OSError:
-            time.sleep(1)
-    server.terminate()
-    raise RuntimeError("the API did not become ready")
+    try:
+        wait_until_ready(
+            lambda: answers_ok(f"http://127.0.0.1:{port}/ready"),
+            "the API",
+            timeout_s=180,
+            interval_s=1,
+            process=server,
+        )
+    except BaseException:
+        server.terminate()
+        raise
+    return server
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -51,10 +51,10 @@ from spoiler_assets.models.transformer_loop import (
     TrainData,
     TransformerParams,
     autocast,
-    encode,
     make_optimizer,
     pick_device,
     resolve_checkpoint,
+    token_ids,
     train_loop_per_worker,
     train_step,
 )
@@ -179,7 +179,8 @@ class LoopRun:
 
 
 def run_loop(checkpoint: Path, data: TrainData, args: argparse.Namespace) -> LoopRun:
-    params = TransformerParams(
+    params = replace(
+        TransformerParams().gpu_scale(),
         checkpoint=str(checkpoint),
         use_gpu=False if args.cpu_smoke else "auto",
         epochs=args.loop_epochs,
@@ -204,7 +205,7 @@ def run_loop(checkpoint: Path, data: TrainData, args: argparse.Namespace) -> Loo
     def on_epoch(m: dict[str, Any]) -> None:
         print(
             f"  epoch {m['epoch']}: loss {m['train_loss']:.4f}, "
-            f"valid PR-AUC {m[transformer_loop.METRIC]:.3f}, "
+            f"valid PR-AUC {m[transformer_loop.SELECTION_METRIC]:.3f}, "
             f"{m['train_samples_per_s']:,.1f} train samples/s over {m['epoch_seconds']:.1f} s "
             f"on {m['device']}"
         )
@@ -226,7 +227,7 @@ def loop_part(args: argparse.Namespace, source: Path) -> None:
     data = TrainData(texts[:n_train], labels[:n_train], texts[n_train:], labels[n_train:])
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     sample = texts[:2000]
-    tokens = np.array([len(s) for s in encode(tokenizer, sample, args.seq_len)])
+    tokens = np.array([len(s) for s in token_ids(tokenizer, sample, args.seq_len)])
     print(
         f"SYNTHETIC texts: mean {np.mean([len(t) for t in texts]):,.0f} characters, spoiler share "
         f"{np.mean(labels):.2f}; mean {tokens.mean():.0f} tokens after truncation to {args.seq_len} "

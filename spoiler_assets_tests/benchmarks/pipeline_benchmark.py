@@ -4,8 +4,9 @@ Each asset runs in its own process, as Dagster's default multiprocess executor r
 step, reading its inputs from and writing its output to the same local IO-manager storage.
 Printed per asset: wall time and the process's peak resident memory. Targets on a 2-core
 machine: the whole path under 10 minutes and under 6 GB peak memory. Not a test.
+`make benchmark` runs the whole champion lineage instead (`lineage_benchmark`).
 
-    make benchmark            # or: python -m spoiler_assets_tests.benchmarks.pipeline_benchmark [--reviews N]
+    python -m spoiler_assets_tests.benchmarks.pipeline_benchmark [--reviews N]
 """
 
 import argparse

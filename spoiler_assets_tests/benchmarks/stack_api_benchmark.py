@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from spoiler_assets_tests.servers import free_port
+from spoiler_assets_tests.servers import answers_ok, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW = {"review_text": "I can't believe the detective turns out to be the killer at the end."}
@@ -78,17 +78,13 @@ def measure(env: dict[str, str], workers: int, requests: int, clients: int) -> d
     server = subprocess.Popen(command, cwd=ROOT, env=process_env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ready", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the API with {workers} workers did not become ready")
-            time.sleep(1)
+        wait_until_ready(
+            lambda: answers_ok(f"{url}/ready"),
+            f"the API with {workers} workers",
+            timeout_s=300,
+            interval_s=1,
+            process=server,
+        )
         # Each worker loads the champion on its first request: warm them all up first.
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(lambda _: post(f"{url}/predict"), range(20 * workers)))

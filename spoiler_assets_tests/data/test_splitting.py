@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from spoiler_assets.assets.preparation import ReviewSplitConfig
 from spoiler_assets.data.splitting import LeakageError, SplitConfig, check_no_leakage, split_by_time
 
 
@@ -75,3 +76,8 @@ def test_repeated_text_votes_only_with_copies_inside_its_own_split() -> None:
     assert split.at[valid_row, "split"] == "valid" and split.at[valid_row, "is_spoiler"]
     unchanged = split["copy_labels"].isna()
     assert (split.loc[unchanged, "is_spoiler"] == frame.loc[unchanged, "is_spoiler"]).all()
+
+
+def test_run_config_defaults_are_split_config_defaults() -> None:
+    assert ReviewSplitConfig().split() == SplitConfig()
+    assert ReviewSplitConfig(test_share=0.2).split() == SplitConfig(test_share=0.2)

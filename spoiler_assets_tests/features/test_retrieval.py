@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from spoiler_assets.features.repo import OnlineStoreAheadError, load_definitions
-from spoiler_assets.features.retrieval import missing_features, online_features
-from spoiler_assets.features.schema import MODEL_FEATURES, USER_FEATURES
+from spoiler_assets.features.retrieval import missing_features, missing_shares, read_online_features
+from spoiler_assets.features.schema import CONTEXT_FEATURES, MODEL_FEATURES, MOVIE_FEATURES, USER_FEATURES
 from spoiler_assets.features.sources import user_history_table
 from spoiler_assets.settings import DEFAULT_FEATURE_REPO
 from spoiler_assets_tests.features.builders import feature_store, reviews, write_sources
@@ -55,8 +55,8 @@ def test_reviews_of_one_movie_on_one_day_keep_their_own_rows(tmp_path: Path) -> 
 def test_online_lookup_reports_unknown_movie_and_user_as_missing(tmp_path: Path) -> None:
     store = feature_store(tmp_path)
     store.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
-    known = online_features(store.store(), at(10))
-    unknown = online_features(store.store(), at(10, movie="tt9999999", user="nobody"))
+    known = read_online_features(store.store(), at(10))
+    unknown = read_online_features(store.store(), at(10, movie="tt9999999", user="nobody"))
     assert missing_features(known) == [[]]
     assert known["user_prior_reviews"].iloc[0] == 4
     missing = set(missing_features(unknown)[0])
@@ -70,10 +70,10 @@ def test_materialization_is_incremental_and_never_goes_back(tmp_path: Path) -> N
     again = {v.name: v.status for v in store.materialize(pd.Timestamp(JAN.format(3), tz="UTC"))}
     assert first == {"movie_fv": "reloaded", "review_fv": "loaded", "user_history_fv": "loaded"}
     assert again["user_history_fv"] == again["review_fv"] == "up to date"
-    assert online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 3  # cutoff Jan 3
+    assert read_online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 3  # cutoff Jan 3
     later = store.materialize(pd.Timestamp(JAN.format(8), tz="UTC"))
     assert {v.name: v.start for v in later}["user_history_fv"] == pd.Timestamp(JAN.format(3), tz="UTC")
-    assert online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 4
+    assert read_online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 4
     with pytest.raises(OnlineStoreAheadError, match="full_refresh"):
         store.materialize(pd.Timestamp(JAN.format(4), tz="UTC"))
 
@@ -93,7 +93,7 @@ def test_new_month_of_reviews_reaches_the_online_store(tmp_path: Path) -> None:
     )
     write_sources(store, pd.concat([reviews(), february], ignore_index=True))
     store.materialize(pd.Timestamp("2016-02-10", tz="UTC"))
-    features = online_features(store.store(), at(10))
+    features = read_online_features(store.store(), at(10))
     assert features[list(USER_FEATURES)].iloc[0].tolist() == [5.0, 0.6]
 
 
@@ -112,4 +112,13 @@ def test_full_refresh_rebuilds_the_online_store_at_an_earlier_cutoff(tmp_path: P
     store.materialize(pd.Timestamp(JAN.format(8), tz="UTC"))
     store.rebuild()
     store.materialize(pd.Timestamp(JAN.format(3), tz="UTC"))
-    assert online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 3
+    assert read_online_features(store.store(), at(10))["user_prior_reviews"].iloc[0] == 3
+
+
+def test_missing_shares_count_rows_without_each_feature_group() -> None:
+    features = pd.DataFrame(1.0, index=range(4), columns=list(MODEL_FEATURES))
+    features.loc[0, list(MOVIE_FEATURES)] = np.nan  # no movie metadata
+    features.loc[1, list(MOVIE_FEATURES)[0]] = np.nan  # one movie feature missing: not "no metadata"
+    features.loc[2, list(USER_FEATURES)] = np.nan
+    features.loc[3, list(CONTEXT_FEATURES)[0]] = np.nan
+    assert missing_shares(features) == {"movie": 0.25, "user_history": 0.25, "context": 0.25}

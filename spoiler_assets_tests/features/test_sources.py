@@ -4,10 +4,13 @@ from pathlib import Path
 import pandas as pd
 
 from spoiler_assets.features.context import context_feature_columns, epoch_days
+from spoiler_assets.features.repo import load_definitions
 from spoiler_assets.features.retrieval import historical_features
 from spoiler_assets.features.schema import MOVIE_FV_FIELDS
 from spoiler_assets.features.sources import EPOCH, movie_feature_table, user_history_table
-from spoiler_assets.features.store import open_store
+from spoiler_assets.features.store import FeatureStoreSpec, open_store
+from spoiler_assets.resources.environment import build_resources
+from spoiler_assets.settings import Settings
 from spoiler_assets_tests.features.builders import feature_store, movies, reviews
 
 
@@ -59,3 +62,11 @@ def test_point_in_time_join_gives_a_review_before_the_release_no_movie_metadata(
     before, after = features.iloc[0], features.iloc[1]
     assert math.isnan(before["release_year"]) and math.isnan(before["days_since_release"])
     assert after["release_year"] == 2015 and after["days_since_release"] == 1
+
+
+def test_feast_object_names_differ_from_the_dagster_resource_keys(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SPOILER_DATA_DIR": str(tmp_path)})
+    spec = FeatureStoreSpec.from_settings(settings)
+    feast_names = {o.name for o in load_definitions(settings.feature_repo_dir, spec)}
+    assert "review_stats_source" in feast_names
+    assert not feast_names & set(build_resources(settings))

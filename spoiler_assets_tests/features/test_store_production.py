@@ -2,6 +2,7 @@
 (moto's server over HTTP), the online store in a real Redis server."""
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,10 +34,12 @@ def test_offline_store_and_registry_on_s3_online_store_in_redis(
     store.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
     request = pd.DataFrame({"review_text": ["Nice."], "movie_id": ["tt0000001"], "user_id": ["u1"]})
     # A new store object, as a process that unpickled a model opens it: registry from S3,
-    # rows from Redis. The spec travels without the password; this process supplies it.
+    # rows from Redis. The spec travels without the password; this process supplies its
+    # own REDIS_URL, as the API binds its settings' spec.
     travelled = pickle.dumps(store.spec())
     password = urlparse(redis_url).password
     assert password is None or password.encode() not in travelled
-    features = online_features(FeatureStore(config=pickle.loads(travelled).repo_config()), request)
+    serving = replace(pickle.loads(travelled), redis_url=redis_url)
+    features = online_features(FeatureStore(config=serving.repo_config()), request)
     assert features["user_prior_reviews"].iloc[0] == 4.0 and features["duration_minutes"].iloc[0] == 120.0
     assert store.spec().online_description.startswith("redis://127.0.0.1")

@@ -1,11 +1,14 @@
 """The winner is chosen on validation; test is scored after the choice and only reported."""
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from spoiler_assets.models.comparison import compare_models, comparison_markdown
+from spoiler_assets.models.comparison import compare_models, comparison_markdown, plot_curves
 
 
 @dataclass
@@ -54,3 +57,14 @@ def test_validation_and_test_side_by_side_at_the_validation_threshold() -> None:
     assert comparison.test_positive_rate == 0.5
     np.testing.assert_allclose(comparison.test_probabilities["dies_model"], [0.1, 0.1, 0.1, 0.9])
     assert "chosen on **valid**" in comparison_markdown(comparison)
+
+
+def test_importing_the_module_leaves_matplotlib_alone_and_curves_are_a_png() -> None:
+    """The curves are drawn on a bare Figure: the backend a user chose stays chosen."""
+    code = (
+        "import matplotlib; import spoiler_assets.models.comparison;"
+        " assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "svg"})
+    png = plot_curves(np.array([True, False, True, False]), {"m": np.array([0.9, 0.2, 0.6, 0.4])}, "X")
+    assert png.startswith(b"\x89PNG")

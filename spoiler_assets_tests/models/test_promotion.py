@@ -1,7 +1,20 @@
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 
-from spoiler_assets.models.promotion import GateParams, bootstrap_difference, decide_promotion
+from spoiler_assets.assets.evaluation import ChampionConfig
+from spoiler_assets.models.comparison import Comparison
+from spoiler_assets.models.comparison import test_fingerprint as fingerprint_of
+from spoiler_assets.models.promotion import (
+    GateParams,
+    StaleComparisonError,
+    bootstrap_difference,
+    decide_promotion,
+    judge_winner,
+    registry_tags,
+)
+from spoiler_assets.seed import SEED
 
 RNG = np.random.default_rng(0)
 LABELS = RNG.random(400) < 0.25
@@ -65,3 +78,64 @@ def test_fast_resampled_pr_auc_is_sklearns_weighted_average_precision() -> None:
     weights = np.bincount(RNG.integers(0, 400, 400), minlength=400).astype(float)
     expected = average_precision_score(LABELS, scores, sample_weight=weights)
     assert _Ranking(LABELS, scores).average_precision(weights) == pytest.approx(expected)
+
+
+# The test split of a comparison whose winner scored GOOD on it.
+TEST = pd.DataFrame({"review_id": [f"r{i}" for i in range(400)], "is_spoiler": LABELS})
+COMPARISON = Comparison(
+    scores=pd.DataFrame(
+        {f"{split}_{metric}": [0.8] for split in ("valid", "test") for metric in ("roc_auc", "pr_auc", "f1")},
+        index=pd.Index(["xgboost_model"], name="asset"),
+    ),
+    winner="xgboost_model",
+    primary_metric="pr_auc",
+    test_fingerprint=fingerprint_of(TEST),
+    corpus="SYNTHETIC",
+    curves_png=b"",
+    test_probabilities={"xgboost_model": GOOD},
+)
+
+
+class _ScoresById:
+    """An incumbent whose probabilities are known per review."""
+
+    name, threshold = "incumbent", 0.5
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores = dict(zip(TEST["review_id"], scores, strict=True))
+
+    def predict_proba(self, reviews: pd.DataFrame) -> np.ndarray:
+        return reviews["review_id"].map(self.scores).to_numpy(dtype=float)
+
+
+def test_winner_without_a_champion_is_judged_on_its_comparison_probabilities() -> None:
+    decision = judge_winner(COMPARISON, TEST, None)
+    assert decision == decide_promotion("xgboost_model", LABELS, GOOD, None, None)
+    assert decision.promote and decision.candidate == "xgboost_model"
+
+
+def test_champion_is_re_scored_on_the_same_test_rows() -> None:
+    decision = judge_winner(COMPARISON, TEST, ("4", _ScoresById(CHANCE)))
+    assert decision.promote and decision.incumbent_version == "4"
+    assert decision.incumbent_score == pytest.approx(average_precision_score(LABELS, CHANCE))
+    refused = judge_winner(COMPARISON, TEST, ("4", _ScoresById(GOOD + 0.5 * LABELS)))
+    assert not refused.promote and "below champion v4" in refused.reason
+
+
+def test_comparison_of_other_test_rows_is_refused() -> None:
+    with pytest.raises(StaleComparisonError, match="re-run the comparison"):
+        judge_winner(COMPARISON, TEST.iloc[1:], None)
+
+
+def test_registered_version_carries_its_figures_and_the_verdict() -> None:
+    tags = registry_tags(COMPARISON, judge_winner(COMPARISON, TEST, None))
+    assert tags["asset"] == "xgboost_model" and tags["promotion"] == "promoted"
+    assert tags["valid_roc_auc"] == tags["test_f1"] == "0.800000"
+    assert tags["pr_auc"] == f"{average_precision_score(LABELS, GOOD):.6f}"
+    assert (tags["chosen_on"], tags["corpus"]) == ("valid", "SYNTHETIC")
+    assert tags["test_fingerprint"] == COMPARISON.test_fingerprint
+
+
+def test_champion_config_defaults_are_the_gate_params() -> None:
+    assert ChampionConfig().params() == GateParams() and GateParams().seed == SEED
+    assert ChampionConfig(tolerance=0.1).params().tolerance == 0.1

@@ -12,6 +12,7 @@ from spoiler_assets.models.baseline import BaselineParams, train_baseline
 from spoiler_assets.models.embeddings import EncoderSpec, encode
 from spoiler_assets.models.ray_batches import (
     ActorPool,
+    EmbeddingParams,
     RayBatchParams,
     encode_on_ray,
     ray_pool,
@@ -35,16 +36,16 @@ def test_auto_runner_uses_ray_for_large_batches_only() -> None:
 def test_a_gpu_cluster_gets_one_gpu_actor_per_gpu_and_fp32_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
     import ray
 
-    from spoiler_assets.assets.hybrid import EmbeddingConfig
-
     # No GPU on this machine: the planning reads what a 2-GPU, 16-CPU cluster reports.
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"GPU": 2.0, "CPU": 16.0})
     on_gpus = ActorPool.plan(RayBatchParams())
     assert (on_gpus.actors, on_gpus.gpus_per_actor) == (2, 1)
     assert ActorPool.plan(RayBatchParams(use_gpu=False, cpus_per_actor=4)) == ActorPool(4, 4, 0, 256)
-    assert EmbeddingConfig().spec(on_gpus).precision == "fp32"
-    assert EmbeddingConfig().spec(None).precision == "int8"
-    assert EmbeddingConfig(precision="int8").ray_params().use_gpu is False
+    assert EmbeddingParams().spec(on_gpus).precision == "fp32"
+    assert EmbeddingParams().spec(None).precision == "int8"
+    assert EmbeddingParams(precision="int8").ray_params().use_gpu is False
+    with pytest.raises(ValueError, match="CPU format"):
+        EmbeddingParams(precision="int8", use_gpu="true")
     with pytest.raises(ValueError, match="GPU"):
         encode_on_ray(["a"], EncoderSpec(precision="int8"), on_gpus)
 

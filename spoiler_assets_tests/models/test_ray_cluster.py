@@ -1,6 +1,8 @@
-"""`review_embeddings` on a `ray start --head` cluster of this machine, reached the way
-production reaches one: RAY_ADDRESS. The test starts its own head (own temporary folder
-and ports) and stops that head only: other Ray instances on the machine are left alone."""
+"""A `ray start --head` cluster of this machine, reached the way production reaches one:
+RAY_ADDRESS. Like a fresh cluster, its workers have the libraries but not this package (no
+PYTHONPATH to the checkout, another working directory): what runs there arrived with the
+job. The module starts its own head (own temporary folder and ports) and stops that head
+only: other Ray instances on the machine are left alone."""
 
 import os
 import shutil
@@ -19,6 +21,7 @@ import pytest
 
 from spoiler_assets.assets.hybrid import EmbeddingConfig, build_review_embeddings
 from spoiler_assets.models.embeddings import encode
+from spoiler_assets.models.ray_runtime import PACKAGE_DIR, ray_session
 from spoiler_assets.resources.feature_store import EmbeddingCacheResource
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets_tests.servers import free_port
@@ -60,8 +63,8 @@ def ray_head() -> Iterator[str]:
         *(f"{flag}={free_port()}" for flag in _PORT_FLAGS),
     ]  # fmt: skip
     with (Path(folder) / "head.log").open("w") as log:
-        env = os.environ | {"RAY_AUTH_MODE": "token"}
-        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"RAY_AUTH_MODE": "token"}
+        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -86,10 +89,52 @@ def ray_head() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """One head for the module: it takes seconds to start."""
+    with ray_head() as address:
+        yield address
+
+
+@pytest.fixture
+def at_cluster(cluster: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """RAY_ADDRESS set, and the driver away from the checkout: Ray adds the driver's working
+    directory to its workers' import path, which only reaches them on this machine."""
+    monkeypatch.setenv("RAY_ADDRESS", cluster)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.chdir(tmp_path)
+    return cluster
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_package_travels_to_the_cluster_in_the_runtime_env(at_cluster: str) -> None:
+    import ray  # after RAY_AUTH_MODE is set: Ray reads it once per process
+
+    def imported_from() -> str:  # local: Ray ships the function itself, not a name in this module
+        import spoiler_assets
+
+        return str(spoiler_assets.__file__)
+
+    package_file = ray.remote(imported_from)
+
+    ray.init(include_dashboard=False)  # a job without our runtime env: the cluster lacks the package
+    try:
+        with pytest.raises(ray.exceptions.RayTaskError, match="No module named 'spoiler_assets'"):
+            ray.get(package_file.remote())
+    finally:
+        ray.shutdown()
+    with ray_session():
+        shipped = Path(ray.get(package_file.remote()))
+
+    assert "runtime_resources" in shipped.parts and "py_modules_files" in shipped.parts
+    assert not shipped.is_relative_to(PACKAGE_DIR.parent)  # not the checkout
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_review_embeddings_run_on_the_cluster_at_ray_address(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    at_cluster: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     texts = [f"Review {i}: the twist is that the narrator was dead. " * (1 + i % 5) for i in range(24)]
     cleaned = pd.DataFrame(
@@ -107,10 +152,7 @@ def test_review_embeddings_run_on_the_cluster_at_ray_address(
     }
     context = dg.build_asset_context(partition_key_range=dg.PartitionKeyRange("2016-01-01", "2016-02-01"))
 
-    with ray_head() as address:
-        monkeypatch.setenv("RAY_ADDRESS", address)
-        monkeypatch.setenv("RAY_AUTH_MODE", "token")
-        output = asset(context=context, config=config, cleaned_reviews=cleaned, **resources)
+    output = asset(context=context, config=config, cleaned_reviews=cleaned, **resources)
 
     assert output.metadata["ran_on"].value.startswith("Ray Data: 2 actors x 1 CPU")
     assert "embedded 24/24 reviews" in capfd.readouterr().err  # progress, in the run log

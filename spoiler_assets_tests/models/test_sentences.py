@@ -15,6 +15,7 @@ from spoiler_assets.data.formats import REVIEWS_FILE
 from spoiler_assets.models.baseline import BaselineParams, TfidfLogisticModel, train_baseline
 from spoiler_assets.models.explain import explainable_pipeline, top_spoiler_ngrams
 from spoiler_assets.models.sentence_evaluation import (
+    SentenceSample,
     detokenize,
     evaluate_sentence_scorers,
     load_goodreads_sentences,
@@ -215,5 +216,5 @@ def test_goodreads_sentences_load_with_their_labels() -> None:
         sentences["sentence"].iloc[2]
         == "I didn't know which feelings were my own and which feelings belonged to Holder."
     )
-    sample = sample_sentences(sentences, 1_000, seed=1)
+    sample = sample_sentences(sentences, SentenceSample(max_sentences=1_000, seed=1))
     assert len(sample) == 1_000 and 0 < sample["is_spoiler"].sum() < 100

@@ -6,6 +6,7 @@ packaged MiniLM tokenizer), so they exercise the code, not the model's quality.
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 from collections.abc import Iterator
@@ -23,21 +24,27 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 
 from api.app import create_app
 from api.provider import MlflowChampionProvider
+from spoiler_assets.assets.transformer import TransformerConfig
 from spoiler_assets.models.base import SpoilerClassifier, reviews_frame
 from spoiler_assets.models.pyfunc import SpoilerPyfunc
 from spoiler_assets.models.transformer import (
-    METRIC,
-    PACKAGED_MINILM,
-    TrainData,
     TransformerClassifier,
-    TransformerParams,
-    encode,
     stratified_sample,
-    train_loop_per_worker,
     train_transformer,
     tune_transformer,
 )
-from spoiler_assets.models.transformer_loop import bucketed_batches, resolve_checkpoint
+from spoiler_assets.models.transformer_loop import (
+    PACKAGED_MINILM,
+    SELECTION_METRIC,
+    RankEpoch,
+    Strategy,
+    TrainData,
+    TransformerParams,
+    bucketed_batches,
+    resolve_checkpoint,
+    token_ids,
+    train_loop_per_worker,
+)
 
 MODEL_NAME = "spoiler-shield-transformer-test"
 
@@ -61,7 +68,7 @@ def minilm_tokenizer() -> Any:
 
 
 def test_long_reviews_keep_head_and_tail_within_max_length(minilm_tokenizer: Any) -> None:
-    long, short = encode(minilm_tokenizer, ["start " + "middle " * 100 + "the end", "short"], 16)
+    long, short = token_ids(minilm_tokenizer, ["start " + "middle " * 100 + "the end", "short"], 16)
 
     tokens = minilm_tokenizer.convert_ids_to_tokens(long)
     assert len(long) == 16
@@ -106,8 +113,17 @@ def test_train_loop_runs_without_ray_on_the_packaged_minilm() -> None:
     history = train_loop_per_worker({"params": asdict(params), "data": data, "on_epoch": seen.append})
 
     assert history == seen and len(history) == 1
-    assert math.isfinite(history[0]["train_loss"]) and 0 <= history[0][METRIC] <= 1
+    assert math.isfinite(history[0]["train_loss"]) and 0 <= history[0][SELECTION_METRIC] <= 1
     assert history[0]["device"] == "cpu"
+
+
+def test_asset_config_defaults_are_the_params_defaults() -> None:
+    assert TransformerConfig().params() == TransformerParams()
+    assert TransformerConfig(strategy="fsdp", use_gpu="false").params() == TransformerParams(
+        strategy="fsdp", use_gpu=False
+    )
+    with pytest.raises(ValueError, match="strategy must be 'ddp' or 'fsdp'"):
+        TransformerConfig(strategy="zero3").params()
 
 
 # Ray Train, resume, Ray Tune -------------------------------------------------------------
@@ -176,6 +192,49 @@ def test_ray_train_fine_tunes_and_reports_each_epoch(ray_run: RayRun) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_workers_train_disjoint_shards_in_step_with_one_checkpoint_per_epoch(
+    strategy: Strategy, ray_instance: None, tiny_checkpoint: str, tmp_path: Path
+) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    where = str(records)
+
+    def record(epoch: RankEpoch) -> None:  # runs in each Ray Train worker
+        (Path(where) / f"{epoch.rank}-{epoch.epoch}.json").write_text(json.dumps(asdict(epoch)))
+
+    params = TransformerParams(
+        checkpoint=tiny_checkpoint, num_workers=2, strategy=strategy, use_gpu=False,
+        epochs=2, batch_size=4, max_length=16, sample_fraction=1.0, patience=3,
+    )  # fmt: skip
+    storage = tmp_path / "ray"
+
+    classifier = train_transformer(
+        reviews(16), reviews(8, offset=100), params, str(storage), "two", on_rank_epoch=record
+    )
+
+    seen = {(r["rank"], r["epoch"]): r for r in (json.loads(p.read_text()) for p in records.iterdir())}
+    assert sorted(seen) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    for epoch in (1, 2):
+        first, second = seen[0, epoch], seen[1, epoch]
+        assert not set(first["rows"]) & set(second["rows"])  # each rank its own shard
+        assert sorted(first["rows"] + second["rows"]) == list(range(16))  # together, every row
+        # Different data, the same weights after every step: the gradients were averaged.
+        assert first["parameter_checksum"] == second["parameter_checksum"]
+        assert (first["checkpointed"], second["checkpointed"]) == (True, False)  # rank 0 only
+    assert seen[0, 1]["parameter_checksum"] != seen[0, 2]["parameter_checksum"]  # it trained
+    checkpoints = [c for c in (storage / "two").glob("checkpoint_*") if c.is_dir()]
+    assert len(checkpoints) == 2 and all((c / "model.safetensors").is_file() for c in checkpoints)
+    assert [m["epoch"] for m in classifier.training.history] == [1, 2]
+    assert classifier.predict_proba(reviews(3, offset=200)).shape == (3,)
+    # Both workers resume from rank 0's checkpoint (a sharded optimizer takes its shards).
+    resumed = train_transformer(
+        reviews(16), reviews(8, offset=100), replace(params, epochs=3), str(storage), "two"
+    )
+    assert [(m["epoch"], m["start_epoch"]) for m in resumed.training.history] == [(1, 0), (2, 0), (3, 2)]
+
+
+@pytest.mark.slow
 def test_same_run_name_resumes_from_the_saved_epoch(ray_run: RayRun) -> None:
     more = replace(ray_run.params, epochs=2)
 
@@ -235,9 +294,9 @@ def test_tune_returns_the_best_of_its_trials(
 
     best, trials = tune_transformer(reviews(40), reviews(24, offset=100), base, 2, str(tmp_path))
 
-    assert len(trials) == 2 and trials[METRIC].between(0, 1).all()
-    assert trials[METRIC].is_monotonic_decreasing
-    winners = trials[trials[METRIC] == trials[METRIC].max()]
+    assert len(trials) == 2 and trials[SELECTION_METRIC].between(0, 1).all()
+    assert trials[SELECTION_METRIC].is_monotonic_decreasing
+    winners = trials[trials[SELECTION_METRIC] == trials[SELECTION_METRIC].max()]
     chosen = (best.learning_rate, best.batch_size, best.epochs)
     assert chosen in set(zip(winners["learning_rate"], winners["batch_size"], winners["epochs"], strict=True))
     assert 1e-5 <= best.learning_rate <= 1e-4 and best.checkpoint == tiny_checkpoint

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spoiler_assets.features.text import lexicon_sentiment
 from spoiler_assets.monitoring.drift import DriftConfig, compute_drift, text_descriptors, vocabulary
 
 WORDS = [
@@ -36,7 +37,15 @@ def _reviews(n: int, seed: int, vocab: list[str], spoiler_share: float, proba_me
 def test_descriptors_count_length_sentiment_and_unknown_words() -> None:
     known = vocabulary(["a great film", "a great film"], min_count=2)
     row = text_descriptors(pd.Series(["A great zorp film"]), known).iloc[0]
-    assert (row["length_words"], row["sentiment"], row["oov_share"]) == (4, 1.0, 0.25)
+    # sentiment per word, as the `sentiment` feature: one positive word in four
+    assert (row["length_words"], row["sentiment"], row["oov_share"]) == (4, 0.25, 0.25)
+
+
+def test_descriptor_sentiment_is_the_feature_sentiment() -> None:
+    texts = pd.Series(["Not good at all, a dull mess.", "A great film, truly moving!"])
+    descriptors = text_descriptors(texts, frozenset())
+    assert descriptors["sentiment"].tolist() == [lexicon_sentiment(t) for t in texts]
+    assert descriptors["sentiment"].tolist() == [-3 / 7, 2 / 5]
 
 
 def test_same_distribution_is_not_drift() -> None:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from spoiler_assets.models.baseline import BaselineParams, TfidfLogisticModel, train_baseline
 from spoiler_assets.resources.tracking import MlflowTrackingResource
-from spoiler_assets_tests.conftest import free_port
+from spoiler_assets_tests.servers import answers_ok, free_port, wait_until_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -88,6 +87,7 @@ def _clean_env(tracking_uri: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def registered(tiny_corpus: Path, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Registered:
     """The baseline (cheap to train) logged and promoted the way `champion_model` does it."""
+    import mlflow
     import mlflow.artifacts
 
     reviews = pd.read_json(tiny_corpus / "IMDB_reviews.json", lines=True).head(600)
@@ -104,9 +104,13 @@ def registered(tiny_corpus: Path, mlflow_server: str, tmp_path_factory: pytest.T
     with tracking.start_run("standalone-baseline"):
         model_uri = tracking.log_classifier(classifier)
     tracking.set_champion(tracking.register(model_uri, tags={"asset": "baseline_model"}))
+    # The version's own artifacts: a `models:/` URI would resolve through the process-wide
+    # registry URI, which the tracking resource leaves alone.
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     model_dir = Path(
         mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{MODEL_NAME}@champion",
+            artifact_uri=client.get_model_version_download_uri(MODEL_NAME, champion.version),
             dst_path=str(tmp_path_factory.mktemp("champion")),
             tracking_uri=mlflow_server,
         )
@@ -148,15 +152,14 @@ def test_champion_is_served_by_mlflow_models_serve_without_the_repository(
     with log.open("w") as out:
         server = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow models serve did not start:\n{log.read_text()[-4000:]}")
-                time.sleep(1)
+        wait_until_ready(
+            lambda: answers_ok(f"http://127.0.0.1:{port}/ping"),
+            "mlflow models serve",
+            timeout_s=240,
+            interval_s=1,
+            process=server,
+            log=log,
+        )
         body = json.dumps({"dataframe_records": [{"review_text": text} for text in REVIEWS]}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
