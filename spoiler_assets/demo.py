@@ -197,6 +197,7 @@ def serve_and_predict(settings: Settings) -> None:
 
 def main() -> None:
     quiet_library_notices()  # before the pipeline's libraries are imported
+    from spoiler_assets.assets.evaluation import left_out_markdown
     from spoiler_assets.models.comparison import comparison_markdown
 
     settings = Settings.from_env()
@@ -205,7 +206,7 @@ def main() -> None:
     comparison = materialize_champion(settings)
     data = "SYNTHETIC corpus, not IMDB" if settings.uses_default_source else settings.source_uri
     print(f"\nModel comparison on {data} (chosen on validation, reported on test):\n")
-    print(comparison_markdown(comparison))
+    print(comparison_markdown(comparison) + left_out_markdown(settings.left_out))
     serve_and_predict(settings)
     print(f"\nOpen the Dagster UI on these runs: DAGSTER_HOME={settings.data_dir / 'dagster_home'} make ui")
 

@@ -116,7 +116,7 @@ def test_comparison_names_the_left_out_transformer_and_why(tmp_path: Path) -> No
         }
     )
     model = TrainedModel(_KeywordModel(), run_id="r", model_uri="models:/m", corpus="c")
-    resources = {k: defs.resources[k] for k in ("mlflow_tracking", "review_source")}
+    resources = {k: defs.resources[k] for k in ("mlflow_tracking", "review_source", "feature_store")}
 
     output = defs.resolve_assets_def("model_comparison")(
         dg.build_asset_context(),

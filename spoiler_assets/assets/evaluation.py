@@ -18,6 +18,7 @@ from pydantic import Field
 from spoiler_assets.assets.groups import EVALUATION
 from spoiler_assets.models.base import TrainedModel
 from spoiler_assets.models.comparison import Comparison, compare_models, comparison_markdown, png_markdown
+from spoiler_assets.models.hybrid import FeatureStoreClassifier
 from spoiler_assets.models.metrics import PRIMARY_METRIC
 from spoiler_assets.models.promotion import (
     GateParams,
@@ -26,6 +27,7 @@ from spoiler_assets.models.promotion import (
     judge_winner,
     registry_tags,
 )
+from spoiler_assets.resources.feature_store import FeatureStoreResource
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 from spoiler_assets.settings import MODEL_ASSETS
@@ -56,6 +58,7 @@ def build_model_comparison(competing: Sequence[str], left_out: Mapping[str, str]
         review_split: pd.DataFrame,
         mlflow_tracking: MlflowTrackingResource,
         review_source: ReviewSourceResource,
+        feature_store: FeatureStoreResource,
         **models: TrainedModel,
     ) -> dg.Output[Comparison]:
         """Every competing model (SPOILER_MODELS) on validation and test side by side: ROC-AUC,
@@ -68,6 +71,12 @@ def build_model_comparison(competing: Sequence[str], left_out: Mapping[str, str]
         context.log.info(f"choosing among {len(models)} models on {len(valid):,} validation reviews")
         for name, reason in left_out.items():
             context.log.info(f"{name} left out: {reason}")
+        # The latency column times one-review predictions, which read the online store: a
+        # model from storage carries no Redis password, so it reads through this run's spec.
+        serving = feature_store.spec()
+        for trained in models.values():
+            if isinstance(trained.classifier, FeatureStoreClassifier):
+                trained.classifier.bind_feature_store(serving)
         comparison = compare_models({k: m.classifier for k, m in models.items()}, valid, test, corpus)
         markdown = comparison_markdown(comparison) + left_out_markdown(left_out)
         with mlflow_tracking.start_run("model_comparison", tags={"corpus": corpus}) as run:

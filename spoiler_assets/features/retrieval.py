@@ -116,11 +116,6 @@ def read_online_features(
     return feature_frame(response, reviews.index)
 
 
-# Transitional: the old name, until models/hybrid.py and the API, store and benchmark tests
-# import `read_online_features` (the asset `online_features` is a different thing).
-online_features = read_online_features
-
-
 def missing_shares(features: pd.DataFrame) -> dict[str, float]:
     """Share of rows without movie metadata (all missing), without user history (all
     missing) and with an incomplete context (any missing)."""

@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from spoiler_assets.features.retrieval import historical_features, missing_features, online_features
+from spoiler_assets.features.retrieval import historical_features, missing_features, read_online_features
 from spoiler_assets.features.schema import FEATURE_SERVICE, MODEL_FEATURES
 from spoiler_assets.features.store import FeatureStoreSpec, open_store
 from spoiler_assets.models.embeddings import (
@@ -72,7 +72,7 @@ class HybridInputs:
     def build(self, reviews: pd.DataFrame, now: datetime | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Online features and embeddings of `reviews` (the serving path)."""
         self._check_layout()
-        features = online_features(open_store(self.store), reviews, now)
+        features = read_online_features(open_store(self.store), reviews, now)
         texts = reviews["review_text"].astype(str).tolist()
         if len(texts) == 1:  # the serving case: always encoded, so latency figures are real
             return features, encode(texts, self.encoder)

@@ -21,7 +21,11 @@ from mlflow import MlflowClient
 
 from api.app import create_app
 from api.provider import MlflowChampionProvider, ServedModel
-from spoiler_assets.features.retrieval import FeatureStoreUnavailableError, missing_features, online_features
+from spoiler_assets.features.retrieval import (
+    FeatureStoreUnavailableError,
+    missing_features,
+    read_online_features,
+)
 from spoiler_assets.features.store import FeatureStoreSpec
 from spoiler_assets.models.embeddings import EncoderSpec, encode
 from spoiler_assets.models.hybrid import HybridInputs, HybridSplit
@@ -63,7 +67,7 @@ def new_reviews() -> pd.DataFrame:
 
 def assert_parity(client: TestClient[Any], store: FeatureStoreResource, model: XGBoostSpoilerModel) -> None:
     offline = store.historical_features(new_reviews())
-    online = online_features(store.store(), new_reviews())
+    online = read_online_features(store.store(), new_reviews())
     pd.testing.assert_frame_equal(offline, online)  # NaN == NaN here
 
     body = {"reviews": [{**r, "review_date": REVIEW_DAY} for r in NEW_REVIEWS]}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spoiler_assets.features.retrieval import online_features
+from spoiler_assets.features.retrieval import read_online_features
 from spoiler_assets.features.schema import MOVIE_FEATURES, USER_FEATURES
 from spoiler_assets_tests.benchmarks.setup import load_store, prepare, test_requests
 from spoiler_assets_tests.servers import redis_server
@@ -49,7 +49,7 @@ def main() -> None:
         for i in range(-20, args.calls):  # 20 warm-up calls
             row = requests.iloc[[i % len(requests)]]
             start = time.perf_counter()
-            online_features(feast, row)
+            read_online_features(feast, row)
             middle = time.perf_counter()
             keys = {"movie_id": row["movie_id"].tolist(), "user_id": row["user_id"].tolist()}
             feast.get_online_features(features=lookup_refs, entity_rows=keys).to_dict()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spoiler_assets_tests.conftest import free_port
+from spoiler_assets_tests.servers import free_port
 
 # The superuser initdb creates; the stack's role has the same name (POSTGRES_USER).
 ROLE = "spoiler"

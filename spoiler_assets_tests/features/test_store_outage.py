@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 
-from spoiler_assets.features.retrieval import FeatureStoreUnavailableError, online_features
+from spoiler_assets.features.retrieval import FeatureStoreUnavailableError, read_online_features
 from spoiler_assets.features.store import REDIS_SOCKET_TIMEOUT_S
 from spoiler_assets_tests.features.builders import feature_store
 from spoiler_assets_tests.servers import redis_server
@@ -25,7 +25,7 @@ REQUEST = pd.DataFrame({"review_text": ["Nice."], "movie_id": ["tt0000001"], "us
 def _timed_failure(store: FeatureStore) -> float:
     started = time.monotonic()
     with pytest.raises(FeatureStoreUnavailableError, match="online feature store unavailable"):
-        online_features(store, REQUEST)
+        read_online_features(store, REQUEST)
     return time.monotonic() - started
 
 
@@ -34,7 +34,7 @@ def test_killed_redis_fails_within_two_seconds(tmp_path: Path) -> None:
         resource = feature_store(tmp_path, redis_url=url)
         resource.materialize(pd.Timestamp("2016-01-10", tz="UTC").to_pydatetime())
         store = resource.store()
-        assert online_features(store, REQUEST)["user_prior_reviews"].iloc[0] == 4.0  # pooled connection
+        assert read_online_features(store, REQUEST)["user_prior_reviews"].iloc[0] == 4.0  # pooled connection
     # the server is stopped: the pooled connection is dead and reconnecting is refused
     assert _timed_failure(store) < 2.0
     assert _timed_failure(store) < 2.0

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 
-from spoiler_assets.features.retrieval import online_features
+from spoiler_assets.features.retrieval import read_online_features
 from spoiler_assets_tests.features.builders import feature_store, reviews
 
 pytestmark = pytest.mark.integration
@@ -40,6 +40,6 @@ def test_offline_store_and_registry_on_s3_online_store_in_redis(
     password = urlparse(redis_url).password
     assert password is None or password.encode() not in travelled
     serving = replace(pickle.loads(travelled), redis_url=redis_url)
-    features = online_features(FeatureStore(config=serving.repo_config()), request)
+    features = read_online_features(FeatureStore(config=serving.repo_config()), request)
     assert features["user_prior_reviews"].iloc[0] == 4.0 and features["duration_minutes"].iloc[0] == 120.0
     assert store.spec().online_description.startswith("redis://127.0.0.1")

@@ -28,8 +28,8 @@ from mlflow import MlflowClient
 from spoiler_assets.data.synthetic import CorpusSpec, generate_corpus
 from spoiler_assets.partitions import all_months_tags, review_months
 from spoiler_assets.settings import Settings
-from spoiler_assets_tests.conftest import free_port
 from spoiler_assets_tests.helpers import LEAN_CHAMPION
+from spoiler_assets_tests.servers import free_port
 from spoiler_assets_tests.stack.conftest import RUNNING
 
 # Start-up (MLflow migrations, Ray, code location loads on 2 shared cores), a champion
