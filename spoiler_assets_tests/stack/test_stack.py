@@ -138,6 +138,9 @@ def _write_settings(folder: Path) -> None:
         SPOILER_LAST_MONTH=LAST_MONTH,
         SPOILER_SENSOR_INTERVAL_S="5",
         SPOILER_MODEL_NAME=MODEL_NAME,
+        # All four compete: the transformer is what trains on the stack's Ray head (with the
+        # package shipped in the runtime env), though this machine has no GPU.
+        SPOILER_MODELS="baseline_model,xgboost_model,mlp_model,transformer_model",
         API_WORKERS="2",
     )
     lines = "\n".join(f"{name}={value}" for name, value in overrides.items())
