@@ -7,7 +7,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from api.schemas import MAX_BATCH, MAX_BODY_BYTES, MAX_REVIEW_CHARS
 from api.serving import ChampionSlot
 from spoiler_assets.models.base import SpoilerClassifier
 from spoiler_assets_tests.api.fake_models import KeywordClassifier
+from spoiler_assets_tests.api.shield_fakes import served_pair
 
 NO_CHAMPION = "no model registered as 'spoiler-shield@champion' yet"
 ADMIN_TOKEN = "test-admin-token"
@@ -29,13 +29,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def served(classifier: SpoilerClassifier, version: str = "1") -> ServedModel:
-    return ServedModel(
-        classifier,
-        "spoiler-shield",
-        version,
-        run_id=f"run-{version}",
-        loaded_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
+    return served_pair(classifier, None, version)
 
 
 class FakeProvider:
