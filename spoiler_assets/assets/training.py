@@ -1,10 +1,7 @@
 """Training: the baseline model, logged to MLflow with its params and metrics."""
 
-from dataclasses import asdict
-
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from spoiler_assets.assets.groups import TRAINING
 from spoiler_assets.assets.model_run import Fit, train_in_mlflow_run
@@ -14,19 +11,9 @@ from spoiler_assets.models.metrics import score_model
 from spoiler_assets.resources.locations import ReviewSourceResource
 from spoiler_assets.resources.tracking import MlflowTrackingResource
 
-_DEFAULTS = BaselineParams()
 
-
-class BaselineConfig(dg.Config):
-    """Run config of `baseline_model`; defaults are `BaselineParams`'."""
-
-    hash_bits: int = Field(
-        default=_DEFAULTS.hash_bits, description="log2 of the number of hashed TF-IDF features"
-    )
-    ngram_max: int = Field(default=_DEFAULTS.ngram_max, description="Longest word n-gram")
-    c: float = Field(default=_DEFAULTS.c, description="Inverse L2 regularisation strength")
-    max_iter: int = Field(default=_DEFAULTS.max_iter, description="Most solver iterations")
-    seed: int = Field(default=_DEFAULTS.seed, description="Random seed")
+class BaselineConfig(dg.Config, BaselineParams):
+    """Run config of `baseline_model`: the fields (defaults, descriptions) of `BaselineParams`."""
 
     def params(self) -> BaselineParams:
         return BaselineParams(**self.model_dump())
@@ -54,4 +41,4 @@ def baseline_model(
         return Fit(model, metrics=metrics, metadata={"train_rows": len(train)})
 
     corpus = review_source.corpus_label()
-    return train_in_mlflow_run(context, mlflow_tracking, corpus, asdict(params), fit).output()
+    return train_in_mlflow_run(context, mlflow_tracking, corpus, params.model_dump(), fit).output()

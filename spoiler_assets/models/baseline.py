@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -15,13 +16,16 @@ from spoiler_assets.models.metrics import tune_threshold
 from spoiler_assets.seed import SEED
 
 
-@dataclass(frozen=True)
-class BaselineParams:
-    hash_bits: int = 20
-    ngram_max: int = 2
-    c: float = 4.0
-    max_iter: int = 1_000
-    seed: int = SEED
+class BaselineParams(BaseModel):
+    """Hyper-parameters of the baseline; `BaselineConfig` (its run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hash_bits: int = Field(default=20, description="log2 of the number of hashed TF-IDF features")
+    ngram_max: int = Field(default=2, description="Longest word n-gram")
+    c: float = Field(default=4.0, description="Inverse L2 regularisation strength")
+    max_iter: int = Field(default=1_000, description="Most solver iterations")
+    seed: int = Field(default=SEED, description="Random seed")
 
 
 @dataclass
