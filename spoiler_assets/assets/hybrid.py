@@ -2,7 +2,6 @@
 features]; both compete in `model_comparison`."""
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import dagster as dg
@@ -26,8 +25,7 @@ from spoiler_assets.resources.tracking import MlflowTrackingResource
 HybridModel = XGBoostSpoilerModel | MLPSpoilerModel
 
 _EMBEDDING = EmbeddingParams()
-_XGBOOST = XGBoostParams()
-_MLP = MLPParams()
+_MLP_HIDDEN = MLPParams.model_fields["hidden"]
 
 
 class EmbeddingConfig(dg.Config):
@@ -160,24 +158,14 @@ def _train_hybrid(
         context,
         mlflow_tracking,
         review_source.corpus_label(),
-        {**asdict(params), **described},
+        {**params.model_dump(), **described},
         fit,
         tags={"feature_service": FEATURE_SERVICE},
     ).output()
 
 
-class XGBoostConfig(dg.Config):
-    """Run config of `xgboost_model`; defaults are `XGBoostParams`'."""
-
-    n_estimators: int = Field(
-        default=_XGBOOST.n_estimators, description="Most boosting rounds (early stopping on valid)"
-    )
-    max_depth: int = Field(default=_XGBOOST.max_depth, description="Tree depth")
-    learning_rate: float = Field(default=_XGBOOST.learning_rate, description="Shrinkage")
-    colsample_bytree: float = Field(
-        default=_XGBOOST.colsample_bytree, description="Share of columns per tree"
-    )
-    seed: int = Field(default=_XGBOOST.seed, description="Random seed")
+class XGBoostConfig(dg.Config, XGBoostParams):
+    """Run config of `xgboost_model`: the fields (defaults, descriptions) of `XGBoostParams`."""
 
     def params(self) -> XGBoostParams:
         return XGBoostParams(**self.model_dump())
@@ -202,19 +190,16 @@ def xgboost_model(
     )  # fmt: skip
 
 
-class MLPConfig(dg.Config):
-    """Run config of `mlp_model`; defaults are `MLPParams`'."""
+class MLPConfig(dg.Config, MLPParams):
+    """Run config of `mlp_model`: the fields of `MLPParams`; `hidden` is a list here (Dagster's
+    config has no tuples)."""
 
-    hidden: list[int] = Field(default=list(_MLP.hidden), description="Hidden layer widths")
-    dropout: float = Field(default=_MLP.dropout, description="Dropout after each hidden layer")
-    learning_rate: float = Field(default=_MLP.learning_rate, description="AdamW learning rate")
-    max_epochs: int = Field(
-        default=_MLP.max_epochs, description="Most epochs (early stopping on valid PR-AUC)"
+    hidden: list[int] = Field(  # type: ignore[assignment]
+        default=list(_MLP_HIDDEN.default), description=_MLP_HIDDEN.description
     )
-    seed: int = Field(default=_MLP.seed, description="Random seed")
 
     def params(self) -> MLPParams:
-        return MLPParams(**{**self.model_dump(), "hidden": tuple(self.hidden)})
+        return MLPParams(**self.model_dump())
 
 
 @dg.asset(group_name=TRAINING, kinds={"pytorch", "mlflow"}, deps=["online_features"])

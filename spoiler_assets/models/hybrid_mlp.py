@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import average_precision_score
 from torch import nn
 
@@ -28,16 +29,19 @@ from spoiler_assets.seed import SEED
 MAY_BE_MISSING: tuple[str, ...] = tuple(f for f in MODEL_FEATURES if f not in TEXT_FEATURES)
 
 
-@dataclass(frozen=True)
-class MLPParams:
-    hidden: tuple[int, ...] = (256, 64)
-    dropout: float = 0.2
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 256
-    max_epochs: int = 40
-    patience: int = 5
-    seed: int = SEED
+class MLPParams(BaseModel):
+    """Hyper-parameters of the MLP; `MLPConfig` (its run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hidden: tuple[int, ...] = Field(default=(256, 64), description="Hidden layer widths")
+    dropout: float = Field(default=0.2, description="Dropout after each hidden layer")
+    learning_rate: float = Field(default=1e-3, description="AdamW learning rate")
+    weight_decay: float = Field(default=1e-4, description="AdamW weight decay")
+    batch_size: int = Field(default=256, description="Reviews per optimiser step")
+    max_epochs: int = Field(default=40, description="Most epochs (early stopping on valid PR-AUC)")
+    patience: int = Field(default=5, description="Epochs without a better validation PR-AUC before stopping")
+    seed: int = Field(default=SEED, description="Random seed")
 
 
 @dataclass

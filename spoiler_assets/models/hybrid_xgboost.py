@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from xgboost import XGBClassifier
 
 from spoiler_assets.models.hybrid import HybridInputs, HybridPredictions, HybridSplit, model_matrix
@@ -20,17 +21,22 @@ from spoiler_assets.models.metrics import tune_threshold
 from spoiler_assets.seed import SEED
 
 
-@dataclass(frozen=True)
-class XGBoostParams:
-    n_estimators: int = 400
-    max_depth: int = 5
-    learning_rate: float = 0.05
-    subsample: float = 0.8
-    colsample_bytree: float = 0.5
-    min_child_weight: float = 2.0
-    early_stopping_rounds: int = 30
-    n_jobs: int = 2
-    seed: int = SEED
+class XGBoostParams(BaseModel):
+    """Hyper-parameters of the XGBoost model; `XGBoostConfig` (its run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n_estimators: int = Field(default=400, description="Most boosting rounds (early stopping on valid)")
+    max_depth: int = Field(default=5, description="Tree depth")
+    learning_rate: float = Field(default=0.05, description="Shrinkage")
+    subsample: float = Field(default=0.8, description="Share of rows per tree")
+    colsample_bytree: float = Field(default=0.5, description="Share of columns per tree")
+    min_child_weight: float = Field(default=2.0, description="Least hessian sum in a leaf")
+    early_stopping_rounds: int = Field(
+        default=30, description="Rounds without a better validation PR-AUC before stopping"
+    )
+    n_jobs: int = Field(default=2, description="Training threads (prediction runs on one)")
+    seed: int = Field(default=SEED, description="Random seed")
 
 
 @dataclass
