@@ -1,7 +1,7 @@
 """The sentence scorer served beside the champion, and its figures on real sentence labels."""
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -36,19 +36,11 @@ _REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_SENTENCE_LABELS = _REPOSITORY.parent / "shared" / "data" / "goodreads_sentences"
 
 
-_MODEL = SentenceParams()
 _SAMPLE = SentenceSample()
 
 
-class SentenceModelConfig(dg.Config):
-    """Run config of `sentence_model`; defaults are `SentenceParams`'."""
-
-    hash_bits: int = Field(default=_MODEL.hash_bits, description="log2 of the hashed n-gram columns")
-    ngram_max: int = Field(default=_MODEL.ngram_max, description="Longest word n-gram")
-    alpha: float = Field(default=_MODEL.alpha, description="L2 penalty of the SGD logistic loss")
-    epochs: int = Field(default=_MODEL.epochs, description="SGD epochs per fit")
-    mil_rounds: int = Field(default=_MODEL.mil_rounds, description="Relabelling rounds of MIL")
-    seed: int = Field(default=_MODEL.seed, description="Random seed")
+class SentenceModelConfig(dg.Config, SentenceParams):
+    """Run config of `sentence_model`: the fields (defaults, descriptions) of `SentenceParams`."""
 
     def params(self) -> SentenceParams:
         return SentenceParams(**self.model_dump())
@@ -87,7 +79,7 @@ def sentence_model(
         return Fit(model, metrics={"threshold": model.threshold}, metadata={"train_reviews": len(train)})
 
     corpus = review_source.corpus_label()
-    run = train_in_mlflow_run(context, mlflow_tracking, corpus, asdict(params), fit)
+    run = train_in_mlflow_run(context, mlflow_tracking, corpus, params.model_dump(), fit)
     name = mlflow_tracking.model_name + SENTENCE_MODEL_SUFFIX
     champion_version = champion_model.version
     # Tagged with its artifacts' digest as the champion is: the API checks it before unpickling.

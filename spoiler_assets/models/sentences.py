@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
@@ -106,14 +107,17 @@ def _is_abbreviation(text: str, match: re.Match[str]) -> bool:
     return token.lower() in _ABBREVIATIONS or len(token) == 1
 
 
-@dataclass(frozen=True)
-class SentenceParams:
-    hash_bits: int = 18
-    ngram_max: int = 2
-    alpha: float = 1e-5
-    epochs: int = 10
-    mil_rounds: int = 3
-    seed: int = SEED
+class SentenceParams(BaseModel):
+    """Hyper-parameters of the sentence model; `SentenceModelConfig` (its run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hash_bits: int = Field(default=18, description="log2 of the hashed n-gram columns")
+    ngram_max: int = Field(default=2, description="Longest word n-gram")
+    alpha: float = Field(default=1e-5, description="L2 penalty of the SGD logistic loss")
+    epochs: int = Field(default=10, description="SGD epochs per fit")
+    mil_rounds: int = Field(default=3, description="Relabelling rounds of MIL")
+    seed: int = Field(default=SEED, description="Random seed")
 
 
 @dataclass
