@@ -11,13 +11,13 @@ import dagster as dg
 import pandas as pd
 
 from spoiler_assets.models.comparison import Comparison
-from spoiler_assets.models.promotion import GateParams
+from spoiler_assets.models.promotion import DEFAULT_GATE
 from spoiler_assets.monitoring import quality
 from spoiler_assets.partitions import values_by_month
 from spoiler_assets.resources.locations import ReviewSourceResource
 
 # ROC-AUC below this means a model learned next to nothing (the gate's floor too).
-METRIC_FLOOR = GateParams.roc_auc_floor
+METRIC_FLOOR = DEFAULT_GATE.roc_auc_floor
 
 
 def _result(outcome: quality.Outcome, severity: dg.AssetCheckSeverity, **key: Any) -> dg.AssetCheckResult:

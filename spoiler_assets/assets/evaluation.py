@@ -13,7 +13,6 @@ from typing import Any
 import dagster as dg
 import mlflow
 import pandas as pd
-from pydantic import Field
 
 from spoiler_assets.assets.groups import EVALUATION
 from spoiler_assets.models.base import TrainedModel
@@ -136,28 +135,9 @@ class Champion:
     candidate_version: str
 
 
-_GATE = GateParams()
-
-
-class ChampionConfig(dg.Config):
-    """Run config of `champion_model`'s promotion gate; defaults are `GateParams`'."""
-
-    roc_auc_floor: float = Field(
-        default=_GATE.roc_auc_floor, description="Test ROC-AUC every champion must exceed"
-    )
-    pr_auc_margin: float = Field(
-        default=_GATE.pr_auc_margin,
-        description="Test PR-AUC must exceed the test spoiler share (a random ranking) by this much",
-    )
-    tolerance: float = Field(
-        default=_GATE.tolerance,
-        description="How much lower a new champion's test PR-AUC may be than the incumbent's",
-    )
-    bootstrap_samples: int = Field(
-        default=_GATE.bootstrap_samples,
-        description="Paired bootstrap resamples for the interval of the difference to the incumbent",
-    )
-    seed: int = Field(default=_GATE.seed, description="Bootstrap seed")
+class ChampionConfig(dg.Config, GateParams):
+    """Run config of `champion_model`'s promotion gate: the fields (defaults, descriptions) of
+    `GateParams`."""
 
     def params(self) -> GateParams:
         return GateParams(**self.model_dump())

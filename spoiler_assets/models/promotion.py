@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from spoiler_assets.models.base import SpoilerClassifier, labelled_probabilities
@@ -26,14 +27,29 @@ from spoiler_assets.models.metrics import PRIMARY_METRIC
 from spoiler_assets.seed import SEED
 
 
-@dataclass(frozen=True)
-class GateParams:
-    roc_auc_floor: float = 0.6
-    pr_auc_margin: float = 0.05
-    tolerance: float = 0.0
-    bootstrap_samples: int = 1_000
-    confidence: float = 0.95
-    seed: int = SEED
+class GateParams(BaseModel):
+    """The promotion gate's thresholds; `ChampionConfig` (its run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    roc_auc_floor: float = Field(default=0.6, description="Test ROC-AUC every champion must exceed")
+    pr_auc_margin: float = Field(
+        default=0.05,
+        description="Test PR-AUC must exceed the test spoiler share (a random ranking) by this much",
+    )
+    tolerance: float = Field(
+        default=0.0,
+        description="How much lower a new champion's test PR-AUC may be than the incumbent's",
+    )
+    bootstrap_samples: int = Field(
+        default=1_000,
+        description="Paired bootstrap resamples for the interval of the difference to the incumbent",
+    )
+    confidence: float = Field(default=0.95, description="Coverage of the bootstrap interval")
+    seed: int = Field(default=SEED, description="Bootstrap seed")
+
+
+DEFAULT_GATE = GateParams()
 
 
 class StaleComparisonError(ValueError):
@@ -79,7 +95,7 @@ class PromotionDecision:
 
 
 def bootstrap_difference(
-    labels: np.ndarray, candidate: np.ndarray, incumbent: np.ndarray, params: GateParams = GateParams()
+    labels: np.ndarray, candidate: np.ndarray, incumbent: np.ndarray, params: GateParams = DEFAULT_GATE
 ) -> Interval:
     """PR-AUC(candidate) - PR-AUC(incumbent) on the same rows, with a paired bootstrap
     percentile interval (rows resampled together for both models).
@@ -132,7 +148,7 @@ def decide_promotion(
     candidate_proba: np.ndarray,
     incumbent_version: str | None,
     incumbent_proba: np.ndarray | None,
-    params: GateParams = GateParams(),
+    params: GateParams = DEFAULT_GATE,
 ) -> PromotionDecision:
     """Decide on `candidate` from test probabilities (candidate's and, when there is a
     champion, the incumbent's, on the same rows)."""
@@ -190,7 +206,7 @@ def judge_winner(
     comparison: Comparison,
     test: pd.DataFrame,
     incumbent: tuple[str, SpoilerClassifier] | None,
-    params: GateParams = GateParams(),
+    params: GateParams = DEFAULT_GATE,
 ) -> PromotionDecision:
     """The gate's decision on the comparison's winner: its test probabilities from the
     comparison against the incumbent's (`(version, classifier)`, None while there is no
