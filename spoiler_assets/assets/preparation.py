@@ -4,15 +4,12 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from spoiler_assets.assets.groups import PREPARATION
 from spoiler_assets.data.cleaning import clean_reviews
 from spoiler_assets.data.splitting import SplitConfig, split_by_time
 from spoiler_assets.partitions import partition_values
 from spoiler_assets.resources.locations import ReviewSourceResource
-
-_SPLIT = SplitConfig()
 
 
 @dg.asset(group_name=PREPARATION, kinds={"pandas"})
@@ -44,15 +41,8 @@ def cleaned_reviews(
     )
 
 
-class ReviewSplitConfig(dg.Config):
-    """Run config of `review_split`; defaults are `SplitConfig`'s."""
-
-    valid_share: float = Field(
-        default=_SPLIT.valid_share, description="Share of reviews (by time) for validation"
-    )
-    test_share: float = Field(
-        default=_SPLIT.test_share, description="Share of the newest reviews held out for test"
-    )
+class ReviewSplitConfig(dg.Config, SplitConfig):
+    """Run config of `review_split`: the fields (defaults, descriptions) of `SplitConfig`."""
 
     def split(self) -> SplitConfig:
         return SplitConfig(**self.model_dump())

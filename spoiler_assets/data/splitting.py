@@ -13,9 +13,8 @@ in a later split would carry labels from the future into training or validation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 SPLITS = ("train", "valid", "test")
 
@@ -24,13 +23,19 @@ class LeakageError(ValueError):
     """The same review text, or a later review, ended up on the wrong side of a cut."""
 
 
-@dataclass(frozen=True)
-class SplitConfig:
-    valid_share: float = 0.1
-    test_share: float = 0.1
+class SplitConfig(BaseModel):
+    """The split's shares; `ReviewSplitConfig` (`review_split`'s run config) inherits them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    valid_share: float = Field(default=0.1, description="Share of reviews (by time) for validation")
+    test_share: float = Field(default=0.1, description="Share of the newest reviews held out for test")
 
 
-def split_by_time(reviews: pd.DataFrame, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
+DEFAULT_SPLIT = SplitConfig()
+
+
+def split_by_time(reviews: pd.DataFrame, config: SplitConfig = DEFAULT_SPLIT) -> pd.DataFrame:
     """Return `reviews` with a `split` column: the oldest rows train, the newest test."""
     if not 0 < config.valid_share < 1 or not 0 < config.test_share < 1:
         raise ValueError("valid_share and test_share must be between 0 and 1")

@@ -29,7 +29,8 @@ def test_newest_reviews_are_the_test_set() -> None:
 
 
 def test_shares_are_close_to_config() -> None:
-    shares = split_by_time(_reviews(), SplitConfig(0.2, 0.1))["split"].value_counts(normalize=True)
+    split = split_by_time(_reviews(), SplitConfig(valid_share=0.2, test_share=0.1))
+    shares = split["split"].value_counts(normalize=True)
     assert shares["valid"] == pytest.approx(0.2, abs=0.03) and shares["test"] == pytest.approx(0.1, abs=0.03)
 
 
