@@ -24,60 +24,11 @@ from spoiler_assets.resources.tracking import MlflowTrackingResource
 
 HybridModel = XGBoostSpoilerModel | MLPSpoilerModel
 
-_EMBEDDING = EmbeddingParams()
 _MLP_HIDDEN = MLPParams.model_fields["hidden"]
 
 
-class EmbeddingConfig(dg.Config):
-    """Run config of `review_embeddings`; defaults are `EmbeddingParams`'."""
-
-    model_path: str = Field(
-        default=_EMBEDDING.model_path,
-        description="Local SentenceTransformer checkpoint; empty: packaged MiniLM",
-    )
-    max_seq_length: int = Field(
-        default=_EMBEDDING.max_seq_length,
-        description=(
-            "Tokens per review the encoder reads: 256 is the checkpoint's own; 128 is 2x faster on"
-            " a CPU but its vectors differ (cosine 0.93 on average to the 256-token ones)"
-        ),
-    )
-    batch_size: int = Field(
-        default=_EMBEDDING.batch_size, description="Reviews per encoder batch (length-bucketed)"
-    )
-    precision: str = Field(
-        default=_EMBEDDING.precision,
-        description=(
-            "fp32 (SentenceTransformer.encode's vectors), int8 (quantised ONNX, about 1.4x faster"
-            " than fp32 on a CPU, min cosine 0.995 to fp32), or auto: int8 on CPUs, fp32 on GPU actors"
-        ),
-    )
-    runtime: str = Field(
-        default=_EMBEDDING.runtime, description="onnx (ONNX Runtime, exported at first use) or torch"
-    )
-    runner: str = Field(
-        default=_EMBEDDING.runner,
-        description=(
-            "ray: Ray Data actors (in-process Ray, or the cluster at RAY_ADDRESS); local: this"
-            " process; auto: ray from ray_min_reviews reviews on, or when Ray already runs here"
-        ),
-    )
-    ray_min_reviews: int = Field(
-        default=_EMBEDDING.ray_min_reviews, description="runner auto: Ray Data from this many reviews"
-    )
-    ray_batch_size: int = Field(
-        default=_EMBEDDING.ray_batch_size, description="Reviews per Ray Data batch (one actor call)"
-    )
-    ray_concurrency: int = Field(
-        default=_EMBEDDING.ray_concurrency,
-        description="Ray Data actors; 0: one per GPU, or one per ray_cpus_per_actor CPUs",
-    )
-    ray_cpus_per_actor: int = Field(
-        default=_EMBEDDING.ray_cpus_per_actor, description="CPUs (ONNX Runtime threads) per CPU actor"
-    )
-    use_gpu: str = Field(
-        default=_EMBEDDING.use_gpu, description="GPU actors: auto (if the cluster has GPUs), true, false"
-    )
+class EmbeddingConfig(dg.Config, EmbeddingParams):
+    """Run config of `review_embeddings`: the fields (defaults, descriptions) of `EmbeddingParams`."""
 
     def params(self) -> EmbeddingParams:
         return EmbeddingParams(**self.model_dump())
